@@ -1,0 +1,60 @@
+# Two commands do everything on a fresh clone: `make book` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+JB := $(VENV)/bin/jupyter-book
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# Unit tests + claims + strict nbval of every notebook, two workers, one file per worker at a time.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
+
+.PHONY: help venv book test unit nbval book-strict notebooks clean bench
+
+help:
+	@echo "make book       build the HTML book into _build/html (sets up .venv first)"
+	@echo "make test       unit tests, claims, strict nbval of every notebook, strict book build"
+	@echo "make notebooks  re-execute every notebook in place (after any change to src/)"
+	@echo "make clean      remove _build and caches (keeps .venv)"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(JB) build . --keep-going
+	@echo
+	@echo "Open: file://$(CURDIR)/_build/html/index.html"
+
+# The build the tests use: warnings are errors (-W), nitpicky references (-n).
+book-strict: $(STAMP)
+	rm -rf _build/html _build/.doctrees
+	$(JB) build . -W -n --keep-going
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS) tests $(NBVAL_ARGS) $(NOTEBOOKS)
+	$(MAKE) --no-print-directory book-strict
+
+unit: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS) tests -m "not claims"
+
+nbval: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS) $(NBVAL_ARGS) $(NOTEBOOKS)
+
+# Re-execute notebooks in place with nbclient, recording per-cell timestamps (NB=notebooks/01_x.ipynb for one).
+NB ?= $(NOTEBOOKS)
+notebooks: $(STAMP)
+	@for nb in $(NB); do \
+	  echo "executing $$nb"; \
+	  start=$$(date +%s); \
+	  $(VENV)/bin/jupyter execute --inplace --kernel_name=python3 "$$nb" || exit 1; \
+	  echo "  $$(( $$(date +%s) - start )) s"; \
+	done
+
+clean:
+	rm -rf _build .pytest_cache src/*.egg-info
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

@@ -1,0 +1,86 @@
+"""The book's structure: the table of contents, the notebooks, and their Colab cells agree."""
+import json
+import pathlib
+import re
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _config():
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+
+
+def _toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(toc)
+    return [toc["root"]] + files
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _src(cell):
+    return "".join(cell["source"])
+
+
+def test_toc_and_notebooks_folder_list_the_same_notebooks():
+    listed = {f for f in _toc_files() if f.startswith("notebooks/")}
+    present = {f"notebooks/{p.stem}" for p in NOTEBOOKS}
+    assert NOTEBOOKS, "no notebooks found"
+    assert listed == present
+
+
+def test_every_toc_entry_exists():
+    for f in _toc_files():
+        assert any((ROOT / f"{f}{ext}").exists() for ext in (".md", ".ipynb")), f
+
+
+def test_colab_cell_installs_from_the_configured_repository():
+    url = _config()["repository"]["url"].rstrip("/")
+    for nb in NOTEBOOKS:
+        code = [c for c in _cells(nb) if c["cell_type"] == "code"]
+        first = code[0]
+        src = _src(first)
+        assert '"google.colab" in sys.modules' in src, nb.name
+        urls = re.findall(r"git\+(https://[^\"']+)", src)
+        assert urls == [url], (nb.name, urls)
+        assert "remove-cell" in first.get("metadata", {}).get("tags", []), nb.name
+
+
+def test_every_notebook_starts_with_exactly_one_h1():
+    for nb in NOTEBOOKS:
+        md = [_src(c) for c in _cells(nb) if c["cell_type"] == "markdown"]
+        h1 = [line for text in md for line in text.splitlines() if re.match(r"# \S", line)]
+        assert len(h1) == 1 and md[0].startswith("# "), nb.name
+
+
+def test_no_training_loop_in_a_notebook():
+    for nb in NOTEBOOKS:
+        for c in _cells(nb):
+            if c["cell_type"] == "code":
+                src = _src(c)
+                assert ".backward(" not in src and "optimizer.step(" not in src, nb.name
+
+
+def test_config_has_one_repository_url_and_stored_outputs():
+    cfg = _config()
+    assert cfg["execute"]["execute_notebooks"] == "off"
+    assert ".venv" in cfg["exclude_patterns"]
+    text = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    assert text.count(cfg["repository"]["url"]) == 1

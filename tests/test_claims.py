@@ -1,0 +1,26 @@
+import pytest
+
+from fourpapers import claims
+
+
+def test_default_seeds_when_unset(monkeypatch):
+    monkeypatch.delenv("FOURPAPERS_SEEDS", raising=False)
+    assert claims.seeds([0, 1, 2]) == [0, 1, 2]
+
+
+def test_seeds_from_environment(monkeypatch):
+    monkeypatch.setenv("FOURPAPERS_SEEDS", "11, 12,13")
+    assert claims.seeds([0]) == [11, 12, 13]
+
+
+@pytest.mark.parametrize("raw", ["a,b", "1;2", "-1", ","])
+def test_bad_seed_lists_are_rejected(monkeypatch, raw):
+    monkeypatch.setenv("FOURPAPERS_SEEDS", raw)
+    with pytest.raises(ValueError, match="FOURPAPERS_SEEDS"):
+        claims.seeds([0])
+
+
+def test_report_prints_one_line(capsys):
+    line = claims.report("loss below H", 3, loss=2.01234567, H=3.25)
+    assert capsys.readouterr().out.strip() == line
+    assert line == "[claim] loss below H | seed 3 | loss=2.012 H=3.25"
