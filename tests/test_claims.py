@@ -24,3 +24,14 @@ def test_report_prints_one_line(capsys):
     line = claims.report("loss below H", 3, loss=2.01234567, H=3.25)
     assert capsys.readouterr().out.strip() == line
     assert line == "[claim] loss below H | seed 3 | loss=2.012 H=3.25"
+
+
+def test_glue_rejects_bad_names_and_non_numbers():
+    from fourpapers import book
+
+    with pytest.raises(ValueError, match="name"):
+        book.glue("bad name", 1.0)
+    with pytest.raises(ValueError, match="value"):
+        book.glue("ok", "text", digits=2)
+    book.glue("ok", 1.23456, digits=2)  # outside IPython: a no-op, no error
+    assert book.stamp(seeds=[0]).startswith("fourpapers ") and "seeds [0]" in book.stamp(seeds=[0])

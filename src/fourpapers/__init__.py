@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import torch
 
-from . import claims, data, models, plotting, training
+from . import book, claims, data, models, plotting, training
 from .training import reproducible, resolve_device
 
 __version__ = "0.1.0"
-__all__ = ["setup", "reproducible", "resolve_device", "claims", "data", "models", "plotting", "training", "__version__"]
+__all__ = ["setup", "book", "reproducible", "resolve_device", "claims", "data", "models", "plotting", "training", "__version__"]
 
 
 def setup(seed: int = 0, device: str | None = None, threads: int = 1) -> torch.device:
@@ -28,10 +28,3 @@ def setup(seed: int = 0, device: str | None = None, threads: int = 1) -> torch.d
     plotting.use_style()
     return resolve_device(device)
 
-
-def stamp(seed: int | list[int], seconds: float | None = None) -> str:
-    """A reproducibility stamp: package and torch versions, seeds and thread count (and seconds, if given)."""
-    line = f"fourpapers {__version__} · torch {torch.__version__} · seeds {seed} · {torch.get_num_threads()} thread(s)"
-    if seconds is not None:
-        line += f" · {seconds:.0f} s"
-    return line

@@ -1,0 +1,65 @@
+"""Helpers for the book's pages: glue measured numbers into the prose, and stamp each chapter.
+
+Numbers quoted in a chapter's text are glued from the executed output (``{glue:}`name``` in markdown), so the
+prose cannot drift from what the code measured.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+__all__ = ["glue", "stamp", "Timer"]
+
+# The display format myst-nb reads for ``{glue}`` roles (the papermill/scrapbook convention). Written here rather
+# than imported so notebooks also run where myst-nb is not installed (Colab).
+_GLUE_PREFIX = "application/papermill.record/"
+
+
+def glue(name: str, value, digits: int | None = None) -> None:
+    """Record ``value`` under ``name`` for ``{glue:}`name``` in the book's markdown, without displaying it.
+
+    ``digits`` rounds a float first, so the stored text (which nbval compares) is stable. Outside IPython
+    this does nothing.
+    """
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"name: expected a name of letters, digits, '_' or '-', got {name!r}")
+    if digits is not None:
+        if not isinstance(value, (int, float)):
+            raise ValueError(f"value: digits= needs a number, got {type(value).__name__}")
+        value = round(float(value), digits)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - plain Python
+        return
+    if get_ipython() is None:
+        return
+    bundle = {_GLUE_PREFIX + "text/plain": repr(value) if not isinstance(value, str) else value}
+    display(bundle, raw=True, metadata={"scrapbook": {"name": name, "mime_prefix": _GLUE_PREFIX}})
+
+
+class Timer:
+    """Wall-clock seconds since construction (the chapter's execution time for :func:`stamp`)."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def stamp(seeds, seconds: float | None = None) -> str:
+    """The reproducibility stamp printed at the end of each chapter: versions, seeds, thread count.
+
+    Seconds are measured, so they vary: pass them only where the output is not compared (the book's stamps print
+    them in a cell tagged ``nbval-ignore-output``).
+    """
+    from . import __version__
+
+    line = f"fourpapers {__version__} | torch {torch.__version__} | seeds {seeds} | {torch.get_num_threads()} thread(s)"
+    if seconds is not None:
+        line += f" | executed in {seconds:.0f} s"
+    return line
