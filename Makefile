@@ -10,7 +10,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 PYTEST_ARGS ?= -n 2 --dist loadfile
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
 
-.PHONY: help venv book test unit nbval book-strict notebooks clean bench
+.PHONY: help venv book test unit nbval book-strict browser notebooks clean bench
 
 help:
 	@echo "make book       build the HTML book into _build/html (sets up .venv first)"
@@ -36,11 +36,20 @@ book-strict: $(STAMP)
 	$(JB) build . -W -n --keep-going
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS) tests $(NBVAL_ARGS) $(NOTEBOOKS)
+	$(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/browser $(NBVAL_ARGS) $(NOTEBOOKS)
 	$(MAKE) --no-print-directory book-strict
+	$(MAKE) --no-print-directory browser
+
+# Open every page of the built book in headless Chromium (Debian packages chromium, chromium-driver).
+browser: $(STAMP)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+	  $(PY) -m pytest -p no:cacheprovider -q -s tests/browser; \
+	else \
+	  echo "SKIPPED: browser test of the book (no chromium/chromedriver; apt-get install chromium chromium-driver)"; \
+	fi
 
 unit: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS) tests -m "not claims"
+	$(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/browser -m "not claims"
 
 nbval: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS) $(NBVAL_ARGS) $(NOTEBOOKS)
