@@ -185,7 +185,8 @@ def test_init_sweep_summaries():
     assert sweep[("post", 2)][0] == ln.init_stats("post", 2, seed=2, batch_size=4, seq_len=16)  # seed * n_draws + i
     rows = [s.grad_norms for s in sweep[("pre", 2)]]
     assert ln.mean_profile(sweep, "pre", 2) == pytest.approx([(a + b) / 2 for a, b in zip(*rows)])
-    assert ln.post_pre_ratio(sweep, 2) == pytest.approx(ln.mean_profile(sweep, "post", 2)[-1] / ln.mean_profile(sweep, "pre", 2)[-1])
+    post, pre = ln.mean_profile(sweep, "post", 2), ln.mean_profile(sweep, "pre", 2)
+    assert ln.post_pre_ratio(sweep, 2) == pytest.approx(post[-1] / pre[-1])
     assert ln.mean_last_over_first(sweep, "pre", 2) == pytest.approx(sum(r[-1] / r[0] for r in rows) / 2)
     s = sweep[("post", 2)][0]
     assert s.first_over_last == s.grad_norms[0] / s.grad_norms[-1]

@@ -1,6 +1,6 @@
 """Chapter 1, where LayerNorm goes: Post-LN vs Pre-LN (Xiong et al. 2020) and ResiDual (Xie et al. 2023).
 
-Four experiments, all on the character LM of :mod:`fourpapers.models` over :func:`~fourpapers.data.pydoc_corpus`
+Three experiments, all on the character LM of :mod:`fourpapers.models` over :func:`~fourpapers.data.pydoc_corpus`
 (d=64, 4 heads, d_ff=256, Xavier weights, zero biases, no dropout, no clipping):
 
 * :func:`ffn_grad_norms` -- Xiong et al.'s quantity: per layer, ||dL/dW^2||_F of the FFN's second weight matrix.
@@ -33,16 +33,16 @@ from .training import lm_loss, reproducible, resolve_device, train, warmup_sched
 
 __all__ = [
     "ffn_grad_norms", "init_tokens", "InitStats", "init_stats", "init_sweep", "mean_profile", "post_pre_ratio",
-    "mean_last_over_first", "plot_profile", "WarmupRun",
-    "warmup_run", "WARMUP_CONFIGS", "warmup_experiment", "BlockOp", "block_graph", "draw_block", "plot_depth_sweep",
-    "plot_warmup", "plot_init_analysis",
+    "mean_last_over_first", "WarmupRun", "warmup_run", "WARMUP_CONFIGS", "warmup_experiment", "BlockOp",
+    "block_graph", "draw_block", "plot_profile", "plot_depth_sweep", "plot_warmup", "plot_init_analysis",
 ]
 
-# The miniature's model size (calibrated in the reference notes; the issue fixes it).
+# The miniature's model size, as calibrated for this chapter.
 D_MODEL, N_HEADS, D_FF = 64, 4, 256
 # Xiong et al. Fig. 2 in miniature: the runs the chapter and its claims compare, as (norm_position, warmup steps).
 WARMUP_CONFIGS = (("post", 0), ("post", 200), ("pre", 0), ("pre", 200), ("resi", 0))
 _NAMES = {"post": "Post-LN", "pre": "Pre-LN", "resi": "ResiDual"}
+_GRAD = r"$\|\partial\mathcal{L}/\partial W^2\|_F$"  # axis label: the gradient norm of Xiong et al. Theorem 1
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -82,7 +82,8 @@ def _check_tokens(tokens) -> None:
 def _check_model(model) -> None:
     blocks = getattr(model, "blocks", None)
     if not isinstance(model, nn.Module) or blocks is None or not all(isinstance(b, Block) for b in blocks):
-        raise ValueError(f"model: expected a TransformerLM (blocks of fourpapers.models.Block), got {type(model).__name__}")
+        raise ValueError(f"model: expected a TransformerLM (blocks of fourpapers.models.Block), "
+                         f"got {type(model).__name__}")
 
 
 def ffn_grad_norms(model: TransformerLM, tokens: torch.Tensor) -> list[float]:
@@ -319,7 +320,8 @@ class _BlockTracer(fx.Tracer):
     """Keeps attention, FFN and the norms whole, so the graph is the block's diagram rather than its arithmetic."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, (CausalSelfAttention, FeedForward, nn.LayerNorm, RMSNorm)) or super().is_leaf_module(m, qualname)
+        whole = (CausalSelfAttention, FeedForward, nn.LayerNorm, RMSNorm)
+        return isinstance(m, whole) or super().is_leaf_module(m, qualname)
 
 
 def _flatten_names(arg) -> list[str]:
@@ -455,7 +457,7 @@ def plot_profile(sweep: dict[tuple[str, int], list[InitStats]], ax, depth: int) 
     for p in positions:
         ax.plot(range(1, depth + 1), mean_profile(sweep, p, depth), "o-", ms=3.5, color=plotting.color(p),
                 label=_NAMES[p])
-    ax.set(xlabel="layer l (1 = next to the input)", ylabel="||dL/dW²||_F (mean over draws)",
+    ax.set(xlabel="layer l (1 = next to the input)", ylabel=f"{_GRAD} (mean over draws)",
            title=f"FFN gradient per layer at init, L = {depth}")
     ax.set_ylim(bottom=0)
     ax.legend()
@@ -477,7 +479,7 @@ def plot_depth_sweep(sweep: dict[tuple[str, int], list[InitStats]], axes, profil
         left.plot(ds, [mean_profile(sweep, p, d)[-1] for d in ds], "o-", color=plotting.color(p), label=_NAMES[p])
     left.set_xscale("log", base=2)
     left.set_xticks(depths, [str(d) for d in depths])
-    left.set(xlabel="depth L (layers)", ylabel="last layer ||dL/dW²||_F (mean)", title="Last layer, against depth")
+    left.set(xlabel="depth L (layers)", ylabel=f"last layer {_GRAD} (mean)", title="Last layer, against depth")
     left.set_ylim(bottom=0)
     left.legend()
     plot_profile(sweep, right, L)
@@ -515,9 +517,9 @@ def plot_init_analysis(sweep: dict[tuple[str, int], list[InitStats]], axes, dept
                      lw=2.6 if p == "resi" else 1.6)
         left.plot(range(1, depth + 1), s.cosines, **style)
         right.plot(range(1, depth + 1), s.grad_norms, **style)
-    left.set(xlabel="layer l", ylabel="cos(h_{l-1}, h_l)", title=f"Consecutive hidden states, L = {depth}",
+    left.set(xlabel="layer l", ylabel=r"$\cos(h_{l-1}, h_l)$", title=f"Consecutive hidden states, L = {depth}",
              ylim=(0, 1.02))
-    right.set(xlabel="layer l (1 = next to the input)", ylabel="||dL/dW²||_F", yscale="log",
+    right.set(xlabel="layer l (1 = next to the input)", ylabel=_GRAD, yscale="log",
               title=f"FFN gradient per layer, L = {depth}")
     for ax in axes:
         ax.legend()
