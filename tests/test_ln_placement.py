@@ -191,6 +191,8 @@ def test_init_sweep_summaries():
     s = sweep[("post", 2)][0]
     assert s.first_over_last == s.grad_norms[0] / s.grad_norms[-1]
     assert s.late_cosine(2) == pytest.approx(sum(s.cosines) / 2)
+    balance = {p: abs(math.log(sweep[(p, 2)][0].first_over_last)) for p in ("post", "pre")}
+    assert ln.most_balanced(sweep, 2) == min(balance, key=balance.get)
 
 
 @pytest.mark.parametrize(
@@ -211,6 +213,8 @@ def test_summaries_and_init_helpers_reject_bad_arguments():
         ln.mean_profile(sweep, "pre", 2)
     with pytest.raises(ValueError, match="last"):
         sweep[("pre", 1)][0].late_cosine(2)
+    with pytest.raises(ValueError, match="depth"):
+        ln.most_balanced(sweep, 3)
     with pytest.raises(ValueError, match="n_layers"):
         ln.init_stats("pre", 0)
     with pytest.raises(ValueError, match="seq_len"):
@@ -340,10 +344,6 @@ def _at_init(seed):
     return ln.init_sweep(seed, depths=(16, 48), positions=("post", "pre", "resi"), n_draws=1, progress=False)
 
 
-def _balance(sweep, depth):
-    return {p: abs(math.log(sweep[(p, depth)][0].first_over_last)) for p in ("post", "pre", "resi")}
-
-
 @pytest.mark.claims
 def test_pre_ln_collapses_and_post_ln_vanishes_at_initialization():
     """ResiDual's claims at init, one draw per seed: at L=48 the late-layer cosine is > 0.95 for Pre-LN and < 0.8
@@ -353,7 +353,6 @@ def test_pre_ln_collapses_and_post_ln_vanishes_at_initialization():
         s = _at_init(seed)
         cos = {(p, L): s[(p, L)][0].late_cosine(4) for p in ("post", "pre", "resi") for L in (16, 48)}
         fl = {p: s[(p, 48)][0].first_over_last for p in ("post", "pre", "resi")}
-        bal = _balance(s, 48)
         claims.report("L=48: cos Pre > 0.95 > 0.8 > cos Post, ResiDual; Pre cos rises 16->48; first/last Post < 0.85, "
                       "Pre > 1.5; ResiDual most balanced", seed, cos_pre16=cos[("pre", 16)],
                       cos_pre48=cos[("pre", 48)], cos_post48=cos[("post", 48)], cos_resi48=cos[("resi", 48)],
@@ -361,7 +360,7 @@ def test_pre_ln_collapses_and_post_ln_vanishes_at_initialization():
         assert cos[("pre", 48)] > 0.95 and cos[("post", 48)] < 0.8 and cos[("resi", 48)] < 0.8
         assert cos[("pre", 48)] > cos[("pre", 16)]
         assert fl["post"] < 0.85 and fl["pre"] > 1.5
-        assert bal["resi"] < min(bal["post"], bal["pre"])
+        assert ln.most_balanced(s, 48) == "resi"
 
 
 @pytest.mark.claims
@@ -371,10 +370,9 @@ def test_residual_is_the_most_balanced_already_at_depth_16():
     """The issue's claim at the shallower depth: at L=16 ResiDual's |log(first/last)| is the smallest of the three."""
     for seed in claims.seeds([0, 1, 2]):
         s = _at_init(seed)
-        bal = _balance(s, 16)
         claims.report("L=16: ResiDual's |log(first/last)| is the smallest", seed,
                       **{f"fl_{p}16": s[(p, 16)][0].first_over_last for p in ("post", "pre", "resi")})
-        assert bal["resi"] < min(bal["post"], bal["pre"])
+        assert ln.most_balanced(s, 16) == "resi"
 
 
 @functools.lru_cache(maxsize=None)

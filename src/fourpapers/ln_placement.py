@@ -33,7 +33,7 @@ from .training import lm_loss, reproducible, resolve_device, train, warmup_sched
 
 __all__ = [
     "ffn_grad_norms", "init_tokens", "InitStats", "init_stats", "init_sweep", "mean_profile", "post_pre_ratio",
-    "mean_last_over_first", "WarmupRun", "warmup_run", "WARMUP_CONFIGS", "warmup_experiment", "BlockOp",
+    "mean_last_over_first", "most_balanced", "WarmupRun", "warmup_run", "WARMUP_CONFIGS", "warmup_experiment", "BlockOp",
     "block_graph", "draw_block", "plot_profile", "plot_depth_sweep", "plot_warmup", "plot_init_analysis",
 ]
 
@@ -237,6 +237,17 @@ def mean_last_over_first(sweep: dict[tuple[str, int], list[InitStats]], position
     in Xiong et al. Fig. 3), < 1 when it falls (Pre-LN)."""
     draws = _draws(sweep, position, depth)
     return sum(1 / s.first_over_last for s in draws) / len(draws)
+
+
+def most_balanced(sweep: dict[tuple[str, int], list[InitStats]], depth: int) -> str:
+    """The placement whose first draw at ``depth`` has the smallest |log(first/last)| of its FFN gradients: the
+    flattest gradient profile, neither vanishing toward the input nor toward the output (ResiDual's claim, Xie et
+    al. 2023, is that it is ResiDual)."""
+    positions = [p for p in NORM_POSITIONS if isinstance(sweep, dict) and (p, depth) in sweep]
+    if not positions:
+        have = sorted({k[1] for k in sweep}) if isinstance(sweep, dict) else type(sweep).__name__
+        raise ValueError(f"depth: expected a depth of the init_sweep result {have}, got {depth!r}")
+    return min(positions, key=lambda p: abs(math.log(_draws(sweep, p, depth)[0].first_over_last)))
 
 
 # --------------------------------------------------------------------------------------------------------------
