@@ -363,18 +363,6 @@ def test_pre_ln_collapses_and_post_ln_vanishes_at_initialization():
         assert ln.most_balanced(s, 48) == "resi"
 
 
-@pytest.mark.claims
-@pytest.mark.xfail(reason="not shown by the miniature: at L=16, Post-LN's single-draw first/last is often closer to 1 "
-                          "than ResiDual's (the chapter gives the numbers)", strict=False)
-def test_residual_is_the_most_balanced_already_at_depth_16():
-    """The issue's claim at the shallower depth: at L=16 ResiDual's |log(first/last)| is the smallest of the three."""
-    for seed in claims.seeds([0, 1, 2]):
-        s = _at_init(seed)
-        claims.report("L=16: ResiDual's |log(first/last)| is the smallest", seed,
-                      **{f"fl_{p}16": s[(p, 16)][0].first_over_last for p in ("post", "pre", "resi")})
-        assert ln.most_balanced(s, 16) == "resi"
-
-
 @functools.lru_cache(maxsize=None)
 def _run(seed, position, warmup):
     return ln.warmup_run(position, warmup, seed=seed, progress=False)
