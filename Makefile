@@ -16,6 +16,7 @@ help:
 	@echo "make book       build the HTML book into _build/html (sets up .venv first)"
 	@echo "make test       unit tests, claims, strict nbval of every notebook, strict book build"
 	@echo "make notebooks  re-execute every notebook in place (after any change to src/)"
+	@echo "make bench      regenerate the compute-budget appendix (book/compute.md)"
 	@echo "make clean      remove _build and caches (keeps .venv)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -63,6 +64,10 @@ notebooks: $(STAMP)
 	  $(VENV)/bin/jupyter execute --inplace --kernel_name=python3 "$$nb" || exit 1; \
 	  echo "  $$(( $$(date +%s) - start )) s"; \
 	done
+
+# The compute-budget appendix (book/compute.md): notebook seconds + attention and norm timings, one run.
+bench: $(STAMP)
+	$(PY) benchmarks/appendix.py
 
 clean:
 	rm -rf _build .pytest_cache src/*.egg-info
