@@ -303,6 +303,9 @@ def test_train_retrieval_is_reproducible_and_learns_a_small_task():
         (lambda: fw.train_retrieval(4, steps=0), "steps"),
         (lambda: fw.train_retrieval(4, lr=0.0), "lr"),
         (lambda: fw.capacity_sweep(cells=[]), "cells"),
+        (lambda: fw.RetrievalGroup(4, []), "variants"),
+        (lambda: fw.RetrievalGroup(4, [("linear", "oja")]), "rule"),
+        (lambda: fw.train_retrieval_group(4, [("linear", "sum")], batch_size=0), "batch_size"),
         (lambda: fw.overwrite_sweep(n_keys=()), "n_keys"),
         (lambda: fw.RetrievalModel(4)(torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long),
                                       torch.zeros(2, dtype=torch.long)), "keys"),
@@ -428,3 +431,34 @@ def test_fig3_delta_rule_overwrites_where_the_sum_rule_piles_up():
         assert all(loss[("delta", s)] < loss[("sum", s)] for s in (4, 8, 12))
         assert all(loss[("sum", s)] > 0.1 for s in (4, 8, 12))
         assert loss[("delta", 4)] < 0.01
+
+
+def test_group_computes_what_each_model_computes_and_trains_like_it():
+    variants = [("softmax", "sum"), ("linear", "sum"), ("dpfp2", "sum"), ("dpfp1", "delta"), ("favor", "sum")]
+    group = fw.RetrievalGroup(7, variants, d_key=4, init_seed=3).double()
+    keys, values, query, target = fw.retrieval_batch(6, 7, torch.Generator().manual_seed(2), replace=True)
+    y = group(keys, values, query)
+    losses = group.losses(keys, values, query, target)
+    for i, (attention, rule) in enumerate(variants):
+        torch.manual_seed(3)
+        model = fw.RetrievalModel(7, attention, rule, d_key=4).double()   # initialised as the group's member
+        assert torch.equal(model.emb.weight, group.emb[i]) and torch.equal(model.W_k.weight, group.W_k[i])
+        assert (model(keys, values, query) - y[i]).abs().max() < 1e-12
+        assert fw.retrieval_loss(model, keys, values, query, target).item() == pytest.approx(losses[i].item(), abs=1e-12)
+    # trained side by side, a memory ends where it ends when trained alone
+    pair = fw.train_retrieval_group(6, [("linear", "sum"), ("dpfp1", "sum")], steps=40, eval_size=64, progress=False)
+    alone = fw.train_retrieval(6, "dpfp1", steps=40, eval_size=64, progress=False)
+    assert [r.attention for r in pair] == ["linear", "dpfp1"] and len(pair[1].losses) == 40
+    assert pair[1].eval_loss == pytest.approx(alone.eval_loss, abs=1e-5)
+    assert max(abs(a - b) for a, b in zip(pair[1].losses, alone.losses)) < 1e-5
+
+
+def test_time_call_counts_blocks_and_calls():
+    calls = []
+    fw.time_call(lambda: calls.append(1), repeats=3, min_block=0.0)
+    assert len(calls) == 4                                                  # a warm-up, then 3 blocks of 1
+    calls.clear()
+    fw.time_call(lambda: calls.append(1), repeats=3, min_block=0.0, warmup=False)
+    assert len(calls) == 3                                                  # the first call is the first block
+    ticks = iter(range(1000))
+    assert fw.time_call(lambda: None, repeats=2, min_block=0.0, clock=lambda: float(next(ticks))) == 1.0
