@@ -190,6 +190,11 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
         raise ValueError(f"v: expected [batch, heads, time] = {tuple(q.shape[:3])} like q, got {tuple(v.shape)}")
 
 
+def _check_eps(eps) -> None:
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps >= 0:
+        raise ValueError(f"eps: expected a non-negative number added to the denominator, got {eps!r}")
+
+
 def _features(q: torch.Tensor, k: torch.Tensor, feature_map) -> tuple[torch.Tensor, torch.Tensor]:
     phi = get_feature_map(feature_map)
     return phi(q), phi(k)
@@ -205,6 +210,7 @@ def fast_weight_recurrence(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, fe
     Returns ``[batch, heads, time, dim_v]``; equal to :func:`linear_attention` up to rounding.
     """
     _check_qkv(q, k, v)
+    _check_eps(eps)
     fq, fk = _features(q, k, feature_map)
     B, H, _, dphi = fk.shape
     W = v.new_zeros(B, H, v.shape[-1], dphi)       # the fast weights, W_0 = 0
@@ -228,6 +234,7 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, feature_
     in time and memory, like softmax attention; ``normalize=False`` drops the denominator (the plain 1991 sum).
     """
     _check_qkv(q, k, v)
+    _check_eps(eps)
     fq, fk = _features(q, k, feature_map)
     A = (fq @ fk.transpose(-1, -2)).tril()                 # phiQ phiK^T . M
     y = A @ v                                              # (phiQ phiK^T . M) V
@@ -246,6 +253,7 @@ def chunked_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     length that is not a multiple of ``chunk_size`` is zero-padded at the end (causality makes padding harmless).
     """
     _check_qkv(q, k, v)
+    _check_eps(eps)
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size: expected a positive integer, got {chunk_size!r}")
     fq, fk = _features(q, k, feature_map)
