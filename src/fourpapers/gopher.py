@@ -32,7 +32,8 @@ from .training import reproducible, resolve_device, train, warmup_schedule
 __all__ = [
     "RMSNorm", "rms_norm", "rms_norm_zhang", "NormTiming", "norm_benchmark", "StepTiming", "step_benchmark",
     "use_torch_rmsnorm", "World", "build_world", "Corpus", "build_corpus", "Probe", "ProbeTask", "make_probes",
-    "CATEGORIES", "CHANCE", "probe_scores", "score_task", "FAMILY", "family", "make_model", "ScalingResult", "scaling_run",
+    "CATEGORIES", "CHANCE", "TASK_CATEGORY", "CITIES", "JOBS", "NAMES", "probe_scores", "score_task", "FAMILY",
+    "family", "make_model", "ScalingResult", "scaling_run",
     "power_law_fit", "fig4_changes", "category_accuracy", "heldout_loss", "knowledge_by_frequency", "maths_choices",
 ]
 
@@ -88,8 +89,10 @@ def norm_benchmark(ds: Sequence[int] = (64, 256, 1024), rows: int = 4096, repeat
     2019 claim 7-64 % less running time than LayerNorm).
 
     For each ``d``: x of shape ``[rows, d]``; each repeat times the three norms back to back, in a rotating order, on
-    the forward alone and on forward + backward, so machine load hits all three alike. Returns the medians, one
-    :class:`NormTiming` per (d, mode). Runs on the calling thread count (the book pins one).
+    the forward alone and on forward + backward, so machine load hits all three alike. One timing covers enough calls
+    to touch about a million numbers (at most 16 calls; with the default rows 4 at d = 64, 1 from d = 256), which
+    steadies small sizes. Returns the medians per call, one :class:`NormTiming` per (d, mode). Runs on the calling
+    thread count (the book pins one).
     """
     if not ds or any(not isinstance(d, int) or d < 1 for d in ds):
         raise ValueError(f"ds: expected a non-empty list of positive feature sizes, got {ds!r}")
@@ -102,6 +105,7 @@ def norm_benchmark(ds: Sequence[int] = (64, 256, 1024), rows: int = 4096, repeat
     for d in ds:
         x = torch.randn(rows, d, generator=g)
         grad = torch.randn(rows, d, generator=g)
+        number = min(16, max(1, 2 ** 20 // (rows * d)))
         norms = {"layernorm": nn.LayerNorm(d), "torch_rmsnorm": nn.RMSNorm(d, eps=1e-5), "ours": RMSNorm(d, eps=1e-5)}
         names = list(norms)
         times = {(name, mode): [] for name in names for mode in ("forward", "forward+backward")}
@@ -111,16 +115,17 @@ def norm_benchmark(ds: Sequence[int] = (64, 256, 1024), rows: int = 4096, repeat
                 norm = norms[name]
                 with torch.no_grad():
                     t0 = time.perf_counter()
-                    norm(x)
+                    for _ in range(number):
+                        norm(x)
                     t1 = time.perf_counter()
-                xr = x.detach().requires_grad_(True)
                 t2 = time.perf_counter()
-                torch.autograd.backward(norm(xr), grad)
+                for _ in range(number):
+                    torch.autograd.backward(norm(x.detach().requires_grad_(True)), grad)
                 t3 = time.perf_counter()
                 norm.zero_grad(set_to_none=True)
                 if rep:
-                    times[(name, "forward")].append(t1 - t0)
-                    times[(name, "forward+backward")].append(t3 - t2)
+                    times[(name, "forward")].append((t1 - t0) / number)
+                    times[(name, "forward+backward")].append((t3 - t2) / number)
         for mode in ("forward", "forward+backward"):
             out.append(NormTiming(d, mode, *(_median(times[(n, mode)]) for n in names)))
     return out
@@ -132,6 +137,8 @@ def use_torch_rmsnorm(model: nn.Module) -> nn.Module:
     The two compute the same function (the forward is bitwise equal); only the backward's implementation differs,
     which is what :func:`step_benchmark` compares. Returns ``model``.
     """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     for name, child in list(model.named_children()):
         if isinstance(child, RMSNorm):
             ref = nn.RMSNorm(child.weight.shape[0], eps=child.eps)
@@ -323,7 +330,8 @@ def _reading_doc(rng: random.Random) -> list[str]:
 
 def _addition(rng: random.Random) -> tuple[int, int]:
     da, db = rng.randint(1, 3), rng.randint(1, 3)
-    return rng.randint(10 ** (da - 1) if da > 1 else 0, 10 ** da - 1), rng.randint(10 ** (db - 1) if db > 1 else 0, 10 ** db - 1)
+    low = {1: 0, 2: 10, 3: 100}
+    return rng.randint(low[da], 10 ** da - 1), rng.randint(low[db], 10 ** db - 1)
 
 
 def _maths_doc(rng: random.Random, n_sums: int) -> list[str]:
@@ -593,8 +601,9 @@ def _optimizer(model: nn.Module, lr: float, weight_decay: float = 0.1) -> torch.
 
 
 @torch.no_grad()
-def heldout_loss(model: nn.Module, ids: torch.Tensor, seq_len: int = 64, device: str | torch.device | None = None) -> float:
-    """Mean next-token loss (nats) over every non-overlapping ``seq_len`` window of ``ids`` (the held-out pydoc text)."""
+def heldout_loss(model: nn.Module, ids: torch.Tensor, seq_len: int = 64,
+                 device: str | torch.device | None = None) -> float:
+    """Mean next-token loss (nats) over every non-overlapping ``seq_len`` window of ``ids`` (the held-out text)."""
     if not isinstance(seq_len, int) or seq_len < 1:
         raise ValueError(f"seq_len: expected a positive integer, got {seq_len!r}")
     n = (len(ids) - 1) // seq_len
@@ -710,7 +719,8 @@ def power_law_fit(params: Sequence[float], losses: Sequence[float]) -> tuple[flo
     """Least-squares fit of L(N) = a * N^(-alpha) in log-log space (Kaplan et al. 2020, Eq. 1.1 form); returns
     ``(a, alpha, r2)`` with r2 the coefficient of determination of log L."""
     if len(params) != len(losses) or len(params) < 3:
-        raise ValueError(f"params, losses: expected two sequences of the same length >= 3, got {len(params)}, {len(losses)}")
+        raise ValueError(f"params, losses: expected two sequences of the same length >= 3, "
+                         f"got {len(params)}, {len(losses)}")
     if any(p <= 0 for p in params) or any(v <= 0 for v in losses):
         raise ValueError("params, losses: expected positive numbers (they are fitted in log space)")
     xs = [math.log(p) for p in params]
@@ -769,14 +779,17 @@ def knowledge_by_frequency(model: nn.Module, world: World, task: ProbeTask,
     return out
 
 
-def maths_choices(model: nn.Module, vocab: WordVocab, task: ProbeTask) -> collections.Counter:
-    """What the model picks on a maths task: a count of chosen - true sum (0 = right; -10 or -100 = the sum with a
-    carry dropped, as digit-by-digit addition without carrying would give)."""
+def maths_choices(model: nn.Module, vocab: WordVocab, task: ProbeTask) -> dict[int, tuple[int, int]]:
+    """What the model picks on a maths task, per kind of option: offset (option - true sum: 0 is the right answer,
+    +-1, +-10, +-100 the distractors) -> (times picked, times offered). Picked / offered is 1/4 for a guesser."""
     if task.category != "maths":
         raise ValueError(f"task: expected a maths task, got {task.name!r}")
     scores = probe_scores(model, vocab, task)
-    out: collections.Counter = collections.Counter()
+    picked: collections.Counter = collections.Counter()
+    offered: collections.Counter = collections.Counter()
     for s, p in zip(scores, task.probes):
-        pick = max(range(len(s)), key=s.__getitem__)
-        out[int("".join(p.options[pick])) - int("".join(p.options[p.answer]))] += 1
-    return out
+        right = int("".join(p.options[p.answer]))
+        offsets = [int("".join(o)) - right for o in p.options]
+        offered.update(offsets)
+        picked[offsets[max(range(len(s)), key=s.__getitem__)]] += 1
+    return {k: (picked[k], offered[k]) for k in sorted(offered)}
