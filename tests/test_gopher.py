@@ -205,6 +205,15 @@ def test_relative_model_is_causal_and_runs_beyond_max_len():
     assert not torch.allclose(after[:, 25:], logits[:, 25:])
 
 
+def test_relative_model_trains_after_a_first_call_in_inference_mode():
+    model = TransformerLM(30, d_model=16, n_heads=2, d_ff=32, n_layers=1, positions="relative")
+    tokens = torch.randint(0, 30, (2, 13))  # a length no other test uses, so the cached tables are built here
+    with torch.inference_mode():
+        model(tokens)
+    model(tokens).sum().backward()
+    assert model.blocks[0].attn.r_proj.weight.grad is not None
+
+
 def test_normal_init_has_std_one_over_sqrt_d_and_zero_biases():
     model = TransformerLM(500, d_model=64, n_heads=4, d_ff=256, n_layers=2, positions="relative", init="normal")
     w = torch.cat([model.blocks[0].ffn.fc2.weight.flatten(), model.tok_emb.weight.flatten()]).detach()

@@ -71,7 +71,8 @@ class _RMSNormFunction(torch.autograd.Function):
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-5) -> torch.Tensor:
-    """RMSNorm over the last dimension (Zhang & Sennrich 2019, Eq. 4): a_i / RMS(a) * g_i, RMS(a) = sqrt(mean(a^2) + eps).
+    """RMSNorm over the last dimension (Zhang & Sennrich 2019, Eq. 4): a_i / RMS(a) * g_i,
+    RMS(a) = sqrt(mean(a^2) + eps).
 
     ``eps`` sits inside the square root, as in ``torch.nn.RMSNorm`` / ``F.rms_norm`` (the reference code of the paper
     divides by RMS(a) + eps instead; the two agree at eps = 0). The forward is bitwise equal to ``F.rms_norm``; the
@@ -82,7 +83,8 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1
     if not x.is_floating_point():
         raise ValueError(f"x: expected a floating-point tensor, got {x.dtype}")
     if weight is not None and tuple(weight.shape) != (x.shape[-1],):
-        raise ValueError(f"weight: expected shape ({x.shape[-1]},) to match x's last dimension, got {tuple(weight.shape)}")
+        raise ValueError(f"weight: expected shape ({x.shape[-1]},) to match x's last dimension, "
+                         f"got {tuple(weight.shape)}")
     if not isinstance(eps, (int, float)) or eps < 0:
         raise ValueError(f"eps: expected a number >= 0, got {eps!r}")
     return _RMSNormFunction.apply(x, weight, float(eps))
@@ -177,14 +179,17 @@ def rel_shift(x: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=32)
 def _relative_table(T: int, d_model: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """R_k for the distances T-1, ..., 0 (cached: the same constant for every layer and step)."""
-    return sinusoid_positions(torch.arange(T - 1, -1, -1, device=device), d_model).to(dtype)
+    """R_k for the distances T-1, ..., 0 (cached: the same constant for every layer and step). Built outside any
+    inference mode, so a first call under ``torch.inference_mode()`` does not poison later training."""
+    with torch.inference_mode(False):
+        return sinusoid_positions(torch.arange(T - 1, -1, -1, device=device), d_model).to(dtype)
 
 
 @functools.lru_cache(maxsize=32)
 def _future(T: int, device: torch.device) -> torch.Tensor:
-    """The causal mask: True where key j lies after query i."""
-    return torch.ones(T, T, dtype=torch.bool, device=device).triu(1)
+    """The causal mask: True where key j lies after query i (cached; built outside any inference mode)."""
+    with torch.inference_mode(False):
+        return torch.ones(T, T, dtype=torch.bool, device=device).triu(1)
 
 
 class RelativeSelfAttention(nn.Module):
