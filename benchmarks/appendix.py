@@ -77,7 +77,10 @@ Generated {dt.date.today().isoformat()}.
 
 ## Notebook execution seconds
 
-Wall-clock seconds of the last full execution (first cell to last), against each chapter's budget.
+Wall-clock seconds of the stored execution (first cell to last), against each chapter's budget. They are what the
+machine gave at the time: notebooks executed while other jobs shared the 2 cores run up to 2–3× slower than on a
+quiet machine, so re-execute (`make notebooks`) and regenerate this page (`make bench`) on a quiet machine before
+quoting them.
 
 | notebook | seconds | budget |
 |---|---|---|
