@@ -106,6 +106,9 @@ def test_page_as_a_reader_meets_it(page, site, browser, bibliography_ids):
         assert expected in colab, f"{page}: Colab link {colab} is not {expected}"
         figures = browser.execute_script("return document.querySelectorAll('main .cell_output img').length")
         assert figures, f"{page}: a chapter without a single figure"
+        no_alt = browser.execute_script("""
+            return Array.from(document.querySelectorAll('main .cell_output img')).filter(i => !i.alt.trim()).length""")
+        assert not no_alt, f"{page}: {no_alt} figures without a text alternative (alt)"
 
     errors = _own_errors(browser, site)
     assert not errors, f"{page}: JavaScript errors: {errors}"
