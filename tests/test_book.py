@@ -5,6 +5,8 @@ import re
 
 import yaml
 
+from fourpapers.book import toc_pages
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -14,21 +16,7 @@ def _config():
 
 
 def _toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(toc)
-    return [toc["root"]] + files
+    return toc_pages(ROOT)
 
 
 def _cells(path):

@@ -63,3 +63,29 @@ def stamp(seeds, seconds: float | None = None) -> str:
     if seconds is not None:
         line += f" | executed in {seconds:.0f} s"
     return line
+
+
+def toc_pages(root) -> list[str]:
+    """Every page of the book's ``_toc.yml`` under ``root`` (the root page first), as paths without extension."""
+    import pathlib
+
+    import yaml
+
+    path = pathlib.Path(root) / "_toc.yml"
+    if not path.is_file():
+        raise ValueError(f"root: expected a folder holding _toc.yml, got {str(root)!r}")
+    toc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                pages.append(node["file"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(toc)
+    return pages

@@ -13,29 +13,13 @@ import urllib.parse
 import pytest
 import yaml
 
+from fourpapers.book import toc_pages
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "_build" / "screenshots"
 
 
-def _toc_pages():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    pages = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                pages.append(node["file"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(toc)
-    return pages
-
-
-PAGES = _toc_pages()
+PAGES = toc_pages(ROOT)
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 REPO = CONFIG["repository"]["url"].rstrip("/")
 RAW_MARKERS = ["{cite", "{glue", "{term}", "{numref", "Executing notebook failed", "Traceback (most recent call last)",
