@@ -210,20 +210,19 @@ def test_topic_world_statistics_match_the_recipe(world_b):
     assert len(w.templates) == 8
     # the slot sources: topic 0.35, shared 0.40, generic 0.25 (empirically, over the general corpus)
     rng = np.random.default_rng(0)
-    topics = rng.integers(0, 16, 20_000)
+    topics = rng.integers(0, 16, 10_000)
     sents = w.sentences(topics, rng)
+    own = [set().union(*(w.topic_words[p][t].tolist() for p in "NVJ")) for t in range(16)]
+    shared = [set().union(*(w.shared_of[p][t].tolist() for p in "NVJ")) for t in range(16)]
+    generic = set().union(*(w.generic_words[p].tolist() for p in "NVJ"))
     kinds = collections.Counter()
-    for t, s in zip(topics, sents):
-        for word in s.tolist():
+    for t, sent in zip(topics.tolist(), sents):
+        for word in sent.tolist():
             if word < 12:
                 continue
-            if any(word in w.topic_words[p][t] for p in "NVJ"):
-                kinds["topic"] += 1
-            elif any(word in w.shared_of[p][t] for p in "NVJ"):
-                kinds["shared"] += 1
-            else:
-                assert any(word in w.generic_words[p] for p in "NVJ")
-                kinds["generic"] += 1
+            kind = "topic" if word in own[t] else "shared" if word in shared[t] else "generic"
+            assert kind != "generic" or word in generic
+            kinds[kind] += 1
     total = sum(kinds.values())
     assert kinds["topic"] / total == pytest.approx(0.35, abs=0.01)
     assert kinds["shared"] / total == pytest.approx(0.40, abs=0.01)
@@ -243,11 +242,9 @@ def test_topic_world_mixes_a_quarter_of_general_documents():
     w = u.TopicWorld(seed=1)
     rng = np.random.default_rng(1)
     docs, first = w.documents(4000, (3, 10), range(16), rng, mix_frac=0.25)
-    mixed = 0
-    for d, t in zip(docs, first):
-        own = set(w.topic_words["N"][t].tolist()) | set(w.topic_words["V"][t].tolist()) | set(w.topic_words["J"][t].tolist())
-        topical = [x for x in d.tolist() if any(x in w.topic_words[p] for p in "NVJ")]
-        mixed += any(x not in own for x in topical)
+    own = [set().union(*(w.topic_words[p][t].tolist() for p in "NVJ")) for t in range(16)]
+    any_topic = set().union(*own)
+    mixed = sum(any(x in any_topic and x not in own[t] for x in d.tolist()) for d, t in zip(docs, first.tolist()))
     assert 0.20 < mixed / 4000 < 0.27                      # a few mixed documents happen to draw one topic only
 
 
