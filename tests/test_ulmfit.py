@@ -1,5 +1,6 @@
 """Chapter 3 (ULMFiT): exact checks of the schedules, the model pieces and the two worlds; then the claims."""
 import collections
+import copy
 import math
 
 import numpy as np
@@ -91,6 +92,19 @@ def test_awd_lstm_shapes_tied_weights_and_dropouts():
 
 def test_weight_drop_trains_the_raw_hidden_weights():
     lm = _tiny_lm(embed_p=0.0, input_p=0.0, hidden_p=0.0, output_p=0.0, weight_p=0.5)
+    x = torch.randint(0, 50, (2, 5))
+    assert not torch.equal(lm(x), lm(x))                   # DropConnect alone changes the outputs
+    torch.manual_seed(3)
+    dropped = lm(x)
+    torch.manual_seed(3)
+    masks = [torch.nn.functional.dropout(r.weight_hh_l0, 0.5, training=True) for r in lm.rnns]
+    h = lm.encoder(x)
+    for r, w in zip(lm.rnns, masks):                       # the same masks, applied by hand to a copy
+        ref = copy.deepcopy(r)
+        with torch.no_grad():
+            ref.weight_hh_l0.copy_(w)
+        h, _ = ref(h)
+    assert torch.allclose(dropped, lm.decoder(h), atol=1e-6)
     lm(torch.randint(0, 50, (2, 5))).sum().backward()
     assert all(r.weight_hh_l0.grad is not None and r.weight_hh_l0.grad.abs().sum() > 0 for r in lm.rnns)
 
@@ -196,20 +210,19 @@ def test_topic_world_statistics_match_the_recipe(world_b):
     assert len(w.templates) == 8
     # the slot sources: topic 0.35, shared 0.40, generic 0.25 (empirically, over the general corpus)
     rng = np.random.default_rng(0)
-    topics = rng.integers(0, 16, 20_000)
+    topics = rng.integers(0, 16, 10_000)
     sents = w.sentences(topics, rng)
+    own = [set().union(*(w.topic_words[p][t].tolist() for p in "NVJ")) for t in range(16)]
+    shared = [set().union(*(w.shared_of[p][t].tolist() for p in "NVJ")) for t in range(16)]
+    generic = set().union(*(w.generic_words[p].tolist() for p in "NVJ"))
     kinds = collections.Counter()
-    for t, s in zip(topics, sents):
-        for word in s.tolist():
+    for t, sent in zip(topics.tolist(), sents):
+        for word in sent.tolist():
             if word < 12:
                 continue
-            if any(word in w.topic_words[p][t] for p in "NVJ"):
-                kinds["topic"] += 1
-            elif any(word in w.shared_of[p][t] for p in "NVJ"):
-                kinds["shared"] += 1
-            else:
-                assert any(word in w.generic_words[p] for p in "NVJ")
-                kinds["generic"] += 1
+            kind = "topic" if word in own[t] else "shared" if word in shared[t] else "generic"
+            assert kind != "generic" or word in generic
+            kinds[kind] += 1
     total = sum(kinds.values())
     assert kinds["topic"] / total == pytest.approx(0.35, abs=0.01)
     assert kinds["shared"] / total == pytest.approx(0.40, abs=0.01)
@@ -229,11 +242,9 @@ def test_topic_world_mixes_a_quarter_of_general_documents():
     w = u.TopicWorld(seed=1)
     rng = np.random.default_rng(1)
     docs, first = w.documents(4000, (3, 10), range(16), rng, mix_frac=0.25)
-    mixed = 0
-    for d, t in zip(docs, first):
-        own = set(w.topic_words["N"][t].tolist()) | set(w.topic_words["V"][t].tolist()) | set(w.topic_words["J"][t].tolist())
-        topical = [x for x in d.tolist() if any(x in w.topic_words[p] for p in "NVJ")]
-        mixed += any(x not in own for x in topical)
+    own = [set().union(*(w.topic_words[p][t].tolist() for p in "NVJ")) for t in range(16)]
+    any_topic = set().union(*own)
+    mixed = sum(any(x in any_topic and x not in own[t] for x in d.tolist()) for d, t in zip(docs, first.tolist()))
     assert 0.20 < mixed / 4000 < 0.27                      # a few mixed documents happen to draw one topic only
 
 
@@ -323,10 +334,59 @@ def test_texts_task_from_a_labeled_csv(tmp_path):
     (lambda: u.probe_features([torch.tensor([1, 2])], "tfidf", 0), "kind"),
     (lambda: u.labels_to_match([100, 10], [1.0, 2.0], 1.0), "ns"),
     (lambda: u.Fig3Result({}).error("semi", 20), "arm"),
+    (lambda: u.Fig3Result({}).error("best_scratch", 20), "n"),
+    (lambda: u.pad_batch([torch.zeros(2, 2, dtype=torch.long)], 1), "docs"),
+    (lambda: u.perplexity(torch.nn.Linear(2, 2), torch.arange(100)), "lm"),
+    (lambda: u.perplexity(u.AWDLSTM(50), torch.arange(10)), "ids"),
+    (lambda: u.probe_features([torch.tensor([1, 2])], "lm", 0), "lm"),
+    (lambda: u.probe_features([], "bow", 0, vocab_size=5), "docs"),
+    (lambda: u.linear_probe(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), torch.zeros(4, 2),
+                            torch.zeros(4, dtype=torch.long), l2s=()), "l2s"),
+    (lambda: u.texts_task("a b", ["a", "b"] * 5, ["x", "y"] * 5, valid_per_class=1, max_tokens=1), "max_tokens"),
+    (lambda: u.texts_task("", ["a", "b"] * 5, ["x", "y"] * 5, valid_per_class=1), "general"),
+    (lambda: u.docstring_task(families={"only": ("os",)}), "families"),
+    (lambda: u.classifier_error(u.ConcatPoolClassifier(u.AWDLSTM(50), 2), [torch.tensor([1])], torch.tensor([0, 1]), 0),
+     "docs"),
+    (lambda: u.finetune_lm(torch.nn.Linear(2, 2), torch.arange(40), steps=5), "lm"),
+    (lambda: u.finetune_lm(u.AWDLSTM(50), torch.arange(2), steps=5), "ids"),
+    (lambda: u.pretrain_lm(torch.nn.Linear(2, 2), torch.arange(40), steps=5, warmup=1), "lm"),
 ])
 def test_bad_arguments_name_the_argument(call, arg):
     with pytest.raises(ValueError, match=arg):
         call()
+
+
+def test_text_task_subsets_and_stream_reject_bad_sizes(world_b):
+    with pytest.raises(ValueError, match="n"):
+        world_b.labeled(3)
+    with pytest.raises(ValueError, match="n"):
+        world_b.labeled(2101)
+    with pytest.raises(ValueError, match="docs"):
+        world_b.stream([])
+
+
+def test_the_whole_pipeline_runs_end_to_end_in_miniature():
+    """A seconds-long run of every stage and experiment (the claims run the real sizes)."""
+    import dataclasses
+
+    task = u.topic_world_task(seed=0, n_general_docs=300, per_class=40, valid_per_class=10)
+    recipe = dataclasses.replace(u.WORLD_B, pretrain_steps=30, warmup=5, lm_ft_min_steps=2, lm_ft_max_steps=3,
+                                 clf_lrs=(1e-2,), min_steps=2, n_checkpoints=2, batch_size=8, seq_len=12)
+    lm, losses = u.pretrained_lm(task, recipe, seed=0, progress=False)
+    assert len(losses) == 30 and losses[-1] < losses[0]
+    before = [p.detach().clone() for p in lm.parameters()]
+    fig3 = u.fig3_experiment(task, lm, recipe, {"supervised": [8, 16], "semi": [8], "scratch_full": [8, 16]},
+                             progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, lm.parameters()))   # the shared LM is left untouched
+    assert fig3.ns("supervised") == [8, 16] and len(fig3.results["supervised"][8].errors[1e-2]) == 2
+    assert 0 <= fig3.error("best_scratch", 8) <= 100 and fig3.results["semi"][8].best_lr == 1e-2
+    probe = u.probe_experiment(task, lm, recipe, n=16)
+    assert set(probe) == {"pretrained LM", "random LM", "bag of words"}
+    rows = u.ablation_experiment(task, lm, recipe, n=8, rows=("Last",), progress=False)
+    assert 0 <= rows["Last"].error <= 100
+    assert 1.0 < u.perplexity(lm, task.stream(task.valid), seq_len=12) < len(task.vocab)
+    again = u.fig3_experiment(task, lm, recipe, {"supervised": [8]}, progress=False)
+    assert again.results["supervised"][8].errors == fig3.results["supervised"][8].errors     # deterministic
 
 
 def test_finetune_rejects_bad_settings():
