@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 JB := $(VENV)/bin/jupyter-book
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # Unit tests + claims + strict nbval of every notebook, two workers, one file per worker at a time.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
+# Each claim test appends its numbers per seed here (fourpapers.claims.report); printed at the end of the tests.
+CLAIMS_LOG := $(CURDIR)/_build/claims.log
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
 
 .PHONY: help venv book test unit nbval book-strict browser notebooks clean bench
@@ -37,7 +39,9 @@ book-strict: $(STAMP)
 	$(JB) build . -W -n --keep-going
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/browser $(NBVAL_ARGS) $(NOTEBOOKS)
+	@mkdir -p _build && rm -f $(CLAIMS_LOG)
+	FOURPAPERS_CLAIMS_LOG=$(CLAIMS_LOG) $(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/browser $(NBVAL_ARGS) $(NOTEBOOKS)
+	@echo "Every claim's numbers per seed ($(CLAIMS_LOG)):" && sort $(CLAIMS_LOG)
 	$(MAKE) --no-print-directory book-strict
 	$(MAKE) --no-print-directory browser
 

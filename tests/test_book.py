@@ -3,6 +3,7 @@ import json
 import pathlib
 import re
 
+import pytest
 import yaml
 
 from fourpapers.book import toc_pages
@@ -72,3 +73,18 @@ def test_config_has_one_repository_url_and_stored_outputs():
     assert ".venv" in cfg["exclude_patterns"]
     text = (ROOT / "_config.yml").read_text(encoding="utf-8")
     assert text.count(cfg["repository"]["url"]) == 1
+
+
+def test_machine_names_the_processor_and_a_measured_speed():
+    import re
+
+    from fourpapers import book
+
+    threads = __import__("torch").get_num_threads()
+    line = book.machine(size=64, repeats=2)
+    assert re.search(r"cores, one thread: \d+ GFLOP/s fp32 matmul$", line), line
+    assert __import__("torch").get_num_threads() == threads  # restored
+    with pytest.raises(ValueError, match="size"):
+        book.machine(size=4)
+    with pytest.raises(ValueError, match="repeats"):
+        book.machine(repeats=0)

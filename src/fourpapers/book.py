@@ -10,7 +10,7 @@ import time
 
 import torch
 
-__all__ = ["glue", "stamp", "Timer"]
+__all__ = ["glue", "stamp", "Timer", "machine", "cpu_model"]
 
 # The display format myst-nb reads for ``{glue}`` roles (the papermill/scrapbook convention). Written here rather
 # than imported so notebooks also run where myst-nb is not installed (Colab).
@@ -49,6 +49,46 @@ class Timer:
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self.start
+
+
+def cpu_model() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux, else what ``platform`` knows)."""
+    import pathlib
+    import platform
+
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine(size: int = 1024, repeats: int = 5) -> str:
+    """This machine in one line, so that a chapter's seconds can be compared across machines: the processor, its
+    cores, and the fp32 matrix-multiply speed of one thread (best of ``repeats`` products of ``size`` x ``size``
+    matrices, 2 size^3 flops each). Takes about a second."""
+    import os
+
+    if not isinstance(size, int) or size < 16:
+        raise ValueError(f"size: expected an integer >= 16, got {size!r}")
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats: expected a positive integer, got {repeats!r}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        g = torch.Generator().manual_seed(0)
+        a, b = torch.randn(size, size, generator=g), torch.randn(size, size, generator=g)
+        a @ b  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+    return f"{cpu_model()}, {os.cpu_count()} cores, one thread: {2 * size ** 3 / best / 1e9:.0f} GFLOP/s fp32 matmul"
 
 
 def stamp(seeds, seconds: float | None = None) -> str:

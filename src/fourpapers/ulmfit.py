@@ -833,7 +833,8 @@ def pad_batch(docs: Sequence[torch.Tensor], pad_id: int) -> tuple[torch.Tensor, 
 def probe_features(docs: Sequence[torch.Tensor], kind: str, pad_id: int, lm: AWDLSTM | None = None,
                    vocab_size: int | None = None, batch_size: int = 256) -> torch.Tensor:
     """Frozen document features for a linear probe: ``"lm"`` -> the concat-pooled LSTM states h_c of ``lm`` (Eq. 4,
-    eval mode; pass a pretrained or a random LM), ``"bow"`` -> bag-of-words frequencies over ``vocab_size`` words."""
+    eval mode; pass a pretrained or a random LM), ``"bow"`` -> bag-of-words frequencies over ``vocab_size`` words.
+    The LM runs on the device its parameters are on; the features come back on the CPU."""
     if kind not in ("lm", "bow"):
         raise ValueError(f"kind: expected 'lm' or 'bow', got {kind!r}")
     if len(docs) == 0:
@@ -847,9 +848,11 @@ def probe_features(docs: Sequence[torch.Tensor], kind: str, pad_id: int, lm: AWD
     if not isinstance(lm, AWDLSTM):
         raise ValueError(f"lm: kind='lm' needs an AWDLSTM, got {type(lm).__name__}")
     clf = ConcatPoolClassifier(lm, n_classes=2)
+    dev = next(lm.parameters()).device           # wherever the LM is (e.g. left on CUDA by perplexity)
     was = lm.training
     lm.eval()
-    parts = [clf.features(*pad_batch(docs[s: s + batch_size], pad_id)) for s in range(0, len(docs), batch_size)]
+    parts = [clf.features(*(t.to(dev) for t in pad_batch(docs[s: s + batch_size], pad_id))).cpu()
+             for s in range(0, len(docs), batch_size)]
     lm.train(was)
     return torch.cat(parts)
 
