@@ -74,10 +74,12 @@ Its speed, to compare machines: {machine_line.split("one thread: ", 1)[-1]} on o
 
 Wall-clock seconds of the stored execution (first cell to last), against each chapter's budget. They are what this
 machine gave: re-execute (`make notebooks`) and regenerate this page (`make bench`) on a quiet machine before quoting
-them. Machines differ a lot: the chapters' budgets and their issues' calibration timings were set on a machine whose
-fp32 matmul ran at about 160 GFLOP/s on one thread. On an AMD EPYC that gave 52–85 GFLOP/s from run to run
+them. Machines differ a lot: the chapters' budgets were planned from measurements on a machine whose fp32 matmul ran
+at about 160 GFLOP/s on one thread (and, judging by their timings, so were the chapters' calibrations). On an AMD EPYC that gave 52–85 GFLOP/s from run to run
 (2026-11-26), the same code took about twice as long: chapter 3's world-A pretraining 60 s against 28 s in its
-calibration, chapter 4's model family 71–82 s against 38 s.
+calibration, chapter 4's model family 71–87 s against 38 s. The same machine also varied from run to run: chapter 4
+took 102 and 114 s in two executions of the same code on one day, and its largest model's 800 training steps took
+31–51 s in separate measurements.
 
 | notebook | seconds | budget |
 |---|---|---|
