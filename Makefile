@@ -40,8 +40,9 @@ book-strict: $(STAMP)
 
 test: $(STAMP)
 	@mkdir -p _build && rm -f $(CLAIMS_LOG)
-	FOURPAPERS_CLAIMS_LOG=$(CLAIMS_LOG) $(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/browser $(NBVAL_ARGS) $(NOTEBOOKS)
-	@echo "Every claim's numbers per seed ($(CLAIMS_LOG)):" && sort $(CLAIMS_LOG)
+	status=0; FOURPAPERS_CLAIMS_LOG=$(CLAIMS_LOG) $(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/browser \
+	  $(NBVAL_ARGS) $(NOTEBOOKS) || status=$$?; \
+	echo "Every claim's numbers per seed ($(CLAIMS_LOG)):"; sort $(CLAIMS_LOG) 2>/dev/null; exit $$status
 	$(MAKE) --no-print-directory book-strict
 	$(MAKE) --no-print-directory browser
 
