@@ -77,9 +77,9 @@ machine gave: re-execute (`make notebooks`) and regenerate this page (`make benc
 them. Machines differ a lot: the chapters' budgets were planned from measurements on a machine whose fp32 matmul ran
 at about 160 GFLOP/s on one thread (and, judging by their timings, so were the chapters' calibrations). On an AMD EPYC that gave 52–85 GFLOP/s from run to run
 (2026-11-26), the same code took about twice as long: chapter 3's world-A pretraining 60 s against 28 s in its
-calibration, chapter 4's model family 71–87 s against 38 s. The same machine also varied from run to run: chapter 4
-took 102 and 114 s in two executions of the same code on one day, and its largest model's 800 training steps took
-31–51 s in separate measurements.
+calibration, chapter 4's model family 71–104 s against 38 s. The same machine also varied from run to run: chapter 4
+took 102 to 145 s in four executions of the same computation on one day (its one-thread matmul speed read 60–85
+GFLOP/s meanwhile), and its largest model's 800 training steps took 31–51 s in separate measurements.
 
 | notebook | seconds | budget |
 |---|---|---|

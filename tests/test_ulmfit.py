@@ -422,9 +422,15 @@ SMALL_NS = (20, 48, 100)
 
 
 @functools.lru_cache(maxsize=None)
-def _world_b(seed):
+def _world_b_lm(seed):
     task = u.topic_world_task(seed=seed)
-    lm, _ = u.pretrained_lm(task, u.WORLD_B, seed=seed, progress=False)
+    lm, losses = u.pretrained_lm(task, u.WORLD_B, seed=seed, progress=False)
+    return task, lm, losses
+
+
+@functools.lru_cache(maxsize=None)
+def _world_b(seed):
+    task, lm, _ = _world_b_lm(seed)
     plan = {"supervised": SMALL_NS, "semi": SMALL_NS, "scratch": SMALL_NS, "scratch_nodrop": SMALL_NS,
             "scratch_full": SMALL_NS + (200,)}
     fig3 = u.fig3_experiment(task, lm, u.WORLD_B, plan, seed=seed, progress=False)
@@ -446,6 +452,19 @@ def _world_a(seed):
                              progress=False)
     probe = u.probe_experiment(task, lm, u.WORLD_A, n=200, seed=seed)
     return fig3, probe
+
+
+@pytest.mark.claims
+def test_world_b_lm_ends_below_the_syntax_only_loss():
+    """The stage-1 figure: the world-B LM's training loss (mean of its last 50 updates) ends below the best loss a
+    model can reach that knows the grammar but not the topic, so the LM infers topics."""
+    for seed in claims.seeds([0, 1, 2]):
+        task, _, losses = _world_b_lm(seed)
+        ref = task.info["world"].reference_losses()
+        final = sum(losses[-50:]) / 50
+        claims.report("world B: LM training loss ends below the syntax-only loss", seed, final=final,
+                      syntax_only=ref["syntax only"], topic_known=ref["topic known"])
+        assert final < ref["syntax only"]
 
 
 @pytest.mark.claims
@@ -502,3 +521,27 @@ def test_world_a_supervised_ulmfit_does_not_beat_scratch_at_100():
         sup, scratch = fig3.error("supervised", 100), fig3.error("scratch_full", 100)
         claims.report("world A: supervised ULMFiT >= scratch at n=100", seed, sup100=sup, scratch100=scratch)
         assert sup >= scratch
+
+
+@pytest.mark.claims
+def test_table7_rows_all_beat_scratch_and_tie_with_each_other():
+    """Table 7 in miniature (world B, n = 20): every fine-tuning row is >= 10 points below the best scratch, and the
+    rows tie: each row moves more between seeds than the rows differ within any one seed."""
+    seeds = claims.seeds([0, 1, 2])
+    table = {}
+    for seed in seeds:
+        task, lm, _ = _world_b_lm(seed)
+        fig3, _ = _world_b(seed)
+        rows = {k: v.error for k, v in u.ablation_experiment(task, lm, u.WORLD_B, n=20, seed=seed,
+                                                             rows=("Full", "Last", "Freez"), progress=False).items()}
+        rows["Freez+discr+stlr"] = fig3.error("supervised", 20)   # the full recipe is the supervised arm itself
+        scratch = fig3.error("best_scratch", 20)
+        claims.report("Table 7 rows at n=20 <= best scratch - 10", seed, **rows, scratch=scratch)
+        assert all(e <= scratch - 10 for e in rows.values())
+        table[seed] = rows
+    if len(seeds) > 1:
+        within = max(max(r.values()) - min(r.values()) for r in table.values())
+        between = min(max(t[row] for t in table.values()) - min(t[row] for t in table.values()) for row in rows)
+        claims.report("Table 7 rows tie: smallest spread of a row over seeds > largest spread within a seed", "all",
+                      between=between, within=within)
+        assert between > within

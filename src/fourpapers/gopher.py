@@ -34,7 +34,7 @@ __all__ = [
     "use_torch_rmsnorm", "World", "build_world", "Corpus", "build_corpus", "Probe", "ProbeTask", "make_probes",
     "CATEGORIES", "CHANCE", "TASK_CATEGORY", "CITIES", "JOBS", "NAMES", "probe_scores", "score_task", "FAMILY",
     "family", "make_model", "ScalingResult", "scaling_run",
-    "power_law_fit", "fig4_changes", "category_accuracy", "heldout_loss", "knowledge_by_frequency", "maths_choices",
+    "power_law_fit", "fig4_changes", "category_accuracy", "category_chance", "heldout_loss", "knowledge_by_frequency", "maths_choices",
 ]
 
 
@@ -758,6 +758,15 @@ def category_accuracy(accuracy: dict[str, Sequence[float]], category: str) -> li
         raise ValueError(f"accuracy: no task of category {category!r}")
     n = len(accuracy[tasks[0]])
     return [sum(accuracy[t][i] for t in tasks) / len(tasks) for i in range(n)]
+
+
+def category_chance(category: str) -> float:
+    """A category's chance accuracy: the mean :data:`CHANCE` of its tasks (what :func:`category_accuracy` is compared
+    with)."""
+    if category not in CATEGORIES:
+        raise ValueError(f"category: expected one of {CATEGORIES}, got {category!r}")
+    tasks = [t for t, c in TASK_CATEGORY.items() if c == category]
+    return sum(CHANCE[t] for t in tasks) / len(tasks)
 
 
 def knowledge_by_frequency(model: nn.Module, world: World, task: ProbeTask,

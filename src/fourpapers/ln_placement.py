@@ -503,8 +503,7 @@ def plot_warmup(runs: dict[tuple[str, int], WarmupRun], ax, smooth: int = 10) ->
         raise ValueError("runs: expected at least one WarmupRun")
     _check_positive_int("smooth", smooth)
     for (p, w), run in runs.items():
-        xs = list(range(smooth, len(run.losses) + 1))
-        ys = [sum(run.losses[i - smooth:i]) / smooth for i in xs]
+        xs, ys = plotting.running_mean(run.losses, smooth)
         ax.plot(xs, ys, color=plotting.color(p), ls="-" if w == 0 else "--",
                 label=f"{_NAMES[p]}, {'no warmup' if w == 0 else f'warmup {w}'}")
     H = next(iter(runs.values())).unigram_entropy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib
 
-__all__ = ["COLORS", "color", "use_style", "figure"]
+__all__ = ["COLORS", "color", "use_style", "figure", "running_mean"]
 
 # One colour per variant, everywhere in the book (Okabe-Ito palette: distinguishable with colour blindness).
 COLORS = {
@@ -62,3 +62,13 @@ def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: f
     w = width if width is not None else min(12.8, 4.2 * ncols if ncols > 1 else 6.4)
     h = height if height is not None else 3.6 * nrows
     return plt.subplots(nrows, ncols, figsize=(w, h), squeeze=False)
+
+
+def running_mean(values, window: int) -> tuple[list[int], list[float]]:
+    """The running mean of a training curve over ``window`` steps, as the book's loss figures draw it: returns
+    ``(xs, ys)`` with ys[i] the mean of values[xs[i] - window : xs[i]] and xs = window, ..., len(values)."""
+    values = [float(v) for v in values]
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= len(values):
+        raise ValueError(f"window: expected an integer in [1, {len(values)}] (the number of values), got {window!r}")
+    xs = list(range(window, len(values) + 1))
+    return xs, [sum(values[i - window:i]) / window for i in xs]

@@ -80,6 +80,20 @@ def _positive(name: str, value) -> float:
     return float(value)
 
 
+def _update(t, T) -> tuple[int, int]:
+    """Validate a schedule's update index ``t`` in [0, T] (T >= 1); returns (t, T)."""
+    T = _positive_int("T", T)
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t <= T:
+        raise ValueError(f"t: expected an integer in [0, T={T}], got {t!r}")
+    return int(t), T
+
+
+def _open_fraction(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+        raise ValueError(f"{name}: expected a number in (0, 1), got {value!r}")
+    return float(value)
+
+
 def _probability(name: str, value, upper_open: bool = True) -> float:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value and (
         value < 1.0 if upper_open else value <= 1.0)
@@ -106,12 +120,9 @@ def stlr(t: int, T: int, lr_max: float = 0.01, cut_frac: float = 0.1, ratio: flo
     divide by T - cut instead (identical when T * cut_frac is an integer) and floor p at 0, so eta never drops below
     lr_max / ratio. ``paper_form=True`` returns the formula exactly as printed, negative values included.
     """
-    T = _positive_int("T", T)
-    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t <= T:
-        raise ValueError(f"t: expected an integer in [0, T={T}], got {t!r}")
+    t, T = _update(t, T)
     lr_max = _positive("lr_max", lr_max)
-    if not isinstance(cut_frac, (int, float)) or not 0.0 < cut_frac < 1.0:
-        raise ValueError(f"cut_frac: expected a number in (0, 1), got {cut_frac!r}")
+    cut_frac = _open_fraction("cut_frac", cut_frac)
     if not isinstance(ratio, (int, float)) or not ratio >= 1.0:
         raise ValueError(f"ratio: expected a number >= 1, got {ratio!r}")
     cut = max(1, math.floor(T * cut_frac))                          # cut = floor(T cut_frac), at least one update
@@ -153,12 +164,9 @@ def one_cycle(t: int, T: int, lr_max: float = 0.01, pct_start: float = 0.25, div
     Cosine from lr_max/div up to lr_max over the first ``pct_start`` of training, then cosine down to
     lr_max/div_final: lr(pos) = a + (1 + cos(pi (1 - pos'))) (b - a) / 2 on each phase, pos = t / T.
     """
-    T = _positive_int("T", T)
-    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t <= T:
-        raise ValueError(f"t: expected an integer in [0, T={T}], got {t!r}")
+    t, T = _update(t, T)
     lr_max = _positive("lr_max", lr_max)
-    if not isinstance(pct_start, (int, float)) or not 0.0 < pct_start < 1.0:
-        raise ValueError(f"pct_start: expected a number in (0, 1), got {pct_start!r}")
+    pct_start = _open_fraction("pct_start", pct_start)
     div, div_final = _positive("div", div), _positive("div_final", div_final)
     pos = t / T
 
