@@ -10,13 +10,26 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 # Each claim test appends its numbers per seed here (fourpapers.claims.report); printed at the end of the tests.
 CLAIMS_LOG := $(CURDIR)/_build/claims.log
-NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
+# The same as JSON lines with each claims test's outcome (fourpapers.claims.read_results).
+CLAIMS_JSONL := $(CURDIR)/_build/claims.jsonl
+# Every glued number of a notebook run, with its tolerance (fourpapers.book.glue, check_glue).
+GLUE_LOG := $(CURDIR)/_build/glue.jsonl
+# nbval never waits forever: a cell over CELL_LIMIT seconds fails, naming the cell.
+CELL_LIMIT ?= 900
+NBVAL_COMMON := --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout $(CELL_LIMIT)
+# strict: every text output compared (the notebooks were executed on this float path);
+# portable: only cells tagged nbval-check-output, plus every glued number within its tolerance (check-glue).
+NBVAL_strict := --nbval $(NBVAL_COMMON)
+NBVAL_portable := --nbval-lax $(NBVAL_COMMON)
+# Another float path on this machine (ATen's scalar kernels, oneDNN at SSE4.1): fourpapers.book.ALT_FLOAT_PATH.
+ALT_FLOAT_PATH := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41
 
-.PHONY: help venv book test unit nbval book-strict browser notebooks clean bench
+.PHONY: help venv book test unit nbval book-strict browser notebooks clean bench claims-portable calibrate
 
 help:
 	@echo "make book       build the HTML book into _build/html (sets up .venv first)"
-	@echo "make test       unit tests, claims, strict nbval of every notebook, strict book build"
+	@echo "make test       unit tests, claims, nbval of every notebook (strict or portable), strict book build"
+	@echo "make claims-portable  every claim again on another float path (ATen scalar kernels, oneDNN SSE4.1)"
 	@echo "make notebooks  re-execute every notebook in place (after any change to src/)"
 	@echo "make bench      regenerate the compute-budget appendix (book/compute.md)"
 	@echo "make clean      remove _build and caches (keeps .venv)"
@@ -39,12 +52,37 @@ book-strict: $(STAMP)
 	$(JB) build . -W -n --keep-going
 
 test: $(STAMP)
-	@mkdir -p _build && rm -f $(CLAIMS_LOG)
-	status=0; FOURPAPERS_CLAIMS_LOG=$(CLAIMS_LOG) $(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/browser \
-	  $(NBVAL_ARGS) $(NOTEBOOKS) || status=$$?; \
-	echo "Every claim's numbers per seed ($(CLAIMS_LOG)):"; sort $(CLAIMS_LOG) 2>/dev/null; exit $$status
+	@mkdir -p _build && rm -f $(CLAIMS_LOG) $(CLAIMS_JSONL) $(GLUE_LOG)
+	@$(PY) -m fourpapers nbval-mode $(NOTEBOOKS) > _build/nbval-mode.txt
+	@echo "nbval mode: $$(sed -n 1p _build/nbval-mode.txt) ($$(sed -n 2p _build/nbval-mode.txt))"
+	mode=$$(sed -n 1p _build/nbval-mode.txt); status=0; \
+	if [ "$$mode" = strict ]; then nbval="$(NBVAL_strict)"; else nbval="$(NBVAL_portable)"; fi; \
+	FOURPAPERS_CLAIMS_LOG=$(CLAIMS_LOG) FOURPAPERS_CLAIMS_JSONL=$(CLAIMS_JSONL) FOURPAPERS_GLUE_LOG=$(GLUE_LOG) \
+	  $(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/browser $$nbval $(NOTEBOOKS) || status=$$?; \
+	echo "Every claim's numbers per seed ($(CLAIMS_LOG)):"; sort $(CLAIMS_LOG) 2>/dev/null; \
+	if [ "$$mode" = portable ]; then \
+	  echo "Glued numbers against the stored notebooks (portable mode):"; \
+	  $(PY) -m fourpapers check-glue $(GLUE_LOG) $(NOTEBOOKS) || status=1; \
+	fi; \
+	echo "nbval mode: $$mode"; exit $$status
 	$(MAKE) --no-print-directory book-strict
 	$(MAKE) --no-print-directory browser
+
+# Every claim on another float path of this machine (seeds: FOURPAPERS_SEEDS, else each claim's defaults).
+claims-portable: $(STAMP)
+	@mkdir -p _build && rm -f _build/claims-portable.log
+	@test "$$(env $(ALT_FLOAT_PATH) $(PY) -m fourpapers float-path)" != "$$($(PY) -m fourpapers float-path)" \
+	  || { echo "claims-portable: $(ALT_FLOAT_PATH) does not change this machine's float path"; exit 1; }
+	@echo "claims on float path: $$(env $(ALT_FLOAT_PATH) $(PY) -m fourpapers float-path)"
+	status=0; env $(ALT_FLOAT_PATH) FOURPAPERS_CLAIMS_LOG=$(CURDIR)/_build/claims-portable.log \
+	  $(PY) -m pytest $(PYTEST_ARGS) -m claims tests --ignore=tests/browser || status=$$?; \
+	echo "Every claim's numbers per seed on the other float path (_build/claims-portable.log):"; \
+	sort _build/claims-portable.log 2>/dev/null; exit $$status
+
+# Calibrate the claims on many seeds and two float paths (numbers in _build/calibration/; about an hour).
+CALIBRATE ?= native@0,1,2,3,4,5,6,7,8,9 alt@0,1,2,3,4
+calibrate: $(STAMP)
+	PY=$(PY) benchmarks/calibrate_claims.sh $(CALIBRATE)
 
 # Open every page of the built book in headless Chromium (Debian packages chromium, chromium-driver).
 browser: $(STAMP)
@@ -58,17 +96,13 @@ unit: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/browser -m "not claims"
 
 nbval: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS) $(NBVAL_ARGS) $(NOTEBOOKS)
+	$(PY) -m pytest $(PYTEST_ARGS) $(NBVAL_strict) $(NOTEBOOKS)
 
-# Re-execute notebooks in place with nbclient, recording per-cell timestamps (NB=notebooks/01_x.ipynb for one).
+# Re-execute notebooks in place (NB=notebooks/01_x.ipynb for one), recording per-cell timestamps and the float path
+# (benchmarks/execute_notebooks.py: a cell over CELL_LIMIT seconds stops the run with an error naming it).
 NB ?= $(NOTEBOOKS)
 notebooks: $(STAMP)
-	@for nb in $(NB); do \
-	  echo "executing $$nb"; \
-	  start=$$(date +%s); \
-	  $(VENV)/bin/jupyter execute --inplace --kernel_name=python3 "$$nb" || exit 1; \
-	  echo "  $$(( $$(date +%s) - start )) s"; \
-	done
+	$(PY) benchmarks/execute_notebooks.py --cell-limit $(CELL_LIMIT) $(NB)
 
 # The compute-budget appendix (book/compute.md): notebook seconds + attention and norm timings, one run.
 bench: $(STAMP)

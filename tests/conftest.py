@@ -2,7 +2,10 @@
 which pytest-xdist (``--dist loadfile --no-loadscope-reorder``) hands out files: the longest first, so that the two
 workers finish together instead of one waiting on the last long file. The seconds below are single-thread CPU
 seconds measured on 2026-11-26 (AMD EPYC, `pytest --durations=0`, `jupyter execute`); they only set the order."""
+import pytest
 import torch
+
+from fourpapers import claims
 
 torch.set_num_threads(1)
 
@@ -19,3 +22,12 @@ def pytest_collection_modifyitems(session, config, items):
         return -SECONDS.get(item.nodeid.split("::")[0], 0)
 
     items.sort(key=cost)  # stable: the order inside a file is kept
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Record every claims test's outcome beside its numbers (FOURPAPERS_CLAIMS_JSONL), in the process that ran it."""
+    outcome = yield
+    rep = outcome.get_result()
+    if item.get_closest_marker("claims") and (rep.when == "call" or rep.outcome != "passed"):
+        claims.record_outcome(item.nodeid, rep.outcome)

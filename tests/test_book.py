@@ -88,3 +88,121 @@ def test_machine_names_the_processor_and_a_measured_speed():
         book.machine(size=4)
     with pytest.raises(ValueError, match="repeats"):
         book.machine(repeats=0)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Checks that travel: the float path, glued numbers and their tolerances, the nbval mode, the executor
+# ------------------------------------------------------------------------------------------------------------
+
+def _glued_notebook(path, values, float_path=None):
+    """A minimal executed notebook holding glue outputs as myst-nb stores them."""
+    from fourpapers.book import _GLUE_PREFIX
+
+    outputs = [{"output_type": "display_data", "data": {_GLUE_PREFIX + "text/plain": text},
+                "metadata": {"scrapbook": {"name": name, "mime_prefix": _GLUE_PREFIX}}} for name, text in values.items()]
+    nb = {"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": outputs, "execution_count": 1}],
+          "metadata": {"fourpapers": {"float_path": float_path}} if float_path else {}, "nbformat": 4,
+          "nbformat_minor": 5}
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    return path
+
+
+def test_float_path_names_the_kernel_settings(monkeypatch):
+    from fourpapers.book import float_path
+
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("MKL_CBWR", "AVX2")
+    line = float_path()
+    assert "torch " in line and "ATen " in line and "ONEDNN_MAX_CPU_ISA=unset" in line and "MKL_CBWR=AVX2" in line
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
+    assert float_path() != line and "ONEDNN_MAX_CPU_ISA=SSE41" in float_path()
+
+
+def test_glue_logs_values_and_rejects_bad_tolerances(monkeypatch, tmp_path):
+    from fourpapers import book
+
+    log = tmp_path / "glue.jsonl"
+    monkeypatch.setenv("FOURPAPERS_GLUE_LOG", str(log))
+    book.glue("ch9_loss", 2.34567, digits=2, tol=0.05)
+    book.glue("ch9_time", 1.5, tol=None)
+    book.glue("ch9_n", 400)
+    recs = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert recs == [{"name": "ch9_loss", "value": 2.35, "tol": 0.05}, {"name": "ch9_time", "value": 1.5, "tol": None},
+                    {"name": "ch9_n", "value": 400, "tol": 0}]
+    for bad in (-0.1, "0.1", True):
+        with pytest.raises(ValueError, match="tol"):
+            book.glue("ch9_x", 1.0, tol=bad)
+    with pytest.raises(ValueError, match="tol"):
+        book.glue("ch9_words", "more than 10", tol=0.5)
+
+
+def test_check_glue_compares_each_number_within_its_tolerance(tmp_path):
+    from fourpapers.book import check_glue, stored_glue
+
+    nb = _glued_notebook(tmp_path / "a.ipynb", {"ch9_loss": "3.24", "ch9_n": "400", "ch9_t": "0.5", "ch9_s": "more"})
+    assert stored_glue(nb) == {"ch9_loss": "3.24", "ch9_n": "400", "ch9_t": "0.5", "ch9_s": "more"}
+    log = tmp_path / "glue.jsonl"
+
+    def write(**values):
+        log.write_text("".join(json.dumps({"name": k, "value": v, "tol": t}) + "\n" for k, (v, t) in values.items()))
+
+    write(ch9_loss=(3.30, 0.1), ch9_n=(400, 0), ch9_t=(9.0, None), ch9_s=("more", 0))
+    lines = check_glue(log, [nb])
+    assert len(lines) == 4 and any("not compared" in line for line in lines)
+    write(ch9_loss=(3.30, 0.05), ch9_n=(400, 0), ch9_t=(9.0, None), ch9_s=("more", 0))
+    with pytest.raises(AssertionError, match="ch9_loss"):
+        check_glue(log, [nb])
+    write(ch9_loss=(3.24, 0.1), ch9_n=(401, 0), ch9_t=(9.0, None), ch9_s=("more", 0))
+    with pytest.raises(AssertionError, match="ch9_n"):
+        check_glue(log, [nb])
+    write(ch9_loss=(3.24, 0.1), ch9_n=(400, 0), ch9_t=(9.0, None))
+    with pytest.raises(AssertionError, match="ch9_s: stored more, not glued"):
+        check_glue(log, [nb])
+
+
+def test_nbval_mode_is_strict_only_on_the_float_path_the_notebooks_ran_on(tmp_path, monkeypatch):
+    from fourpapers.book import nbval_mode
+
+    monkeypatch.delenv("FOURPAPERS_NBVAL", raising=False)
+    a = _glued_notebook(tmp_path / "a.ipynb", {}, float_path="CPU X | ATen AVX2")
+    b = _glued_notebook(tmp_path / "b.ipynb", {}, float_path="CPU X | ATen AVX2")
+    assert nbval_mode([a, b], here="CPU X | ATen AVX2")[0] == "strict"
+    mode, why = nbval_mode([a, b], here="CPU X | ATen DEFAULT")
+    assert mode == "portable" and "2 of 2" in why and "ATen DEFAULT" in why
+    c = _glued_notebook(tmp_path / "c.ipynb", {})   # executed before float paths were recorded
+    assert nbval_mode([a, c], here="CPU X | ATen AVX2")[0] == "portable"
+    monkeypatch.setenv("FOURPAPERS_NBVAL", "portable")
+    assert nbval_mode([a, b], here="CPU X | ATen AVX2")[0] == "portable"
+    monkeypatch.setenv("FOURPAPERS_NBVAL", "lax")
+    with pytest.raises(ValueError, match="FOURPAPERS_NBVAL"):
+        nbval_mode([a], here="x")
+
+
+def test_stored_notebooks_record_the_float_path_they_were_executed_on():
+    for nb in NOTEBOOKS:
+        meta = json.loads(nb.read_text(encoding="utf-8"))["metadata"]
+        assert "ATen " in meta.get("fourpapers", {}).get("float_path", ""), nb.name
+
+
+def test_executor_stops_a_cell_over_its_limit_and_records_the_float_path(tmp_path):
+    import subprocess
+    import sys
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("print(6 * 7)")]
+    nbformat.write(nb, tmp_path / "ok.ipynb")
+    nb.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(30)"))
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    script = ROOT / "benchmarks" / "execute_notebooks.py"
+    ok = subprocess.run([sys.executable, str(script), str(tmp_path / "ok.ipynb"), "--out", str(tmp_path / "out")],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    done = json.loads((tmp_path / "out" / "ok.ipynb").read_text(encoding="utf-8"))
+    assert "".join(done["cells"][0]["outputs"][0]["text"]) == "42\n"
+    assert "ATen " in done["metadata"]["fourpapers"]["float_path"]
+    slow = subprocess.run([sys.executable, str(script), str(tmp_path / "slow.ipynb"), "--cell-limit", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert slow.returncode != 0 and "time.sleep(30)" in slow.stdout + slow.stderr

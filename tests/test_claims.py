@@ -47,3 +47,19 @@ def test_glue_rejects_bad_names_and_non_numbers():
         book.glue("ok", "text", digits=2)
     book.glue("ok", 1.23456, digits=2)  # outside IPython: a no-op, no error
     assert book.stamp(seeds=[0]).startswith("fourpapers ") and "seeds [0]" in book.stamp(seeds=[0])
+
+
+def test_structured_results_join_reports_and_outcomes(monkeypatch, tmp_path, capsys):
+    path = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("FOURPAPERS_CLAIMS_JSONL", str(path))
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_ulmfit.py::test_x[1] (call)")
+    claims.report("error below scratch", 1, sup=3.7, scratch=42.7, ratio="> 4.17")
+    claims.record_outcome("tests/test_ulmfit.py::test_x[1]", "failed")
+    claims.record_outcome("tests/test_gopher.py::test_y", "passed")
+    res = claims.read_results(path)
+    assert res["tests/test_ulmfit.py::test_x[1]"] == {
+        "chapter": 3, "outcome": "failed",
+        "reports": [{"claim": "error below scratch", "seed": 1, "numbers": {"sup": 3.7, "scratch": 42.7, "ratio": "> 4.17"}}]}
+    assert res["tests/test_gopher.py::test_y"]["chapter"] == 4 and res["tests/test_gopher.py::test_y"]["reports"] == []
+    with pytest.raises(ValueError, match="outcome"):
+        claims.record_outcome("t", "xfailed")

@@ -401,28 +401,28 @@ def _capacity(seed):
 
 
 @pytest.mark.claims
-def test_fig2_capacity_softmax_control_large_S_failure_and_order():
-    for seed in claims.seeds([0, 1, 2]):
-        loss = _capacity(seed)
-        claims.report("Fig. 2: capacity of linear / DPFP fast weights (sum rule), softmax control", seed,
-                      **{f"{a}_S{s}": loss[(a, s)] for a, s in CAPACITY_CELLS})
-        assert all(loss[("softmax", s)] < 0.01 for s in (8, 16, 32))
-        assert all(loss[(a, s)] > 0.1 for a, s in CAPACITY_CELLS if a != "softmax" and s >= 2 * D_DOT[a])
-        assert all(loss[(a, s)] < 0.01 for a, s in CAPACITY_CELLS
-                   if a in ("dpfp2", "dpfp3") and s <= D_DOT[a] / 2)
-        assert loss[("linear", 48)] > loss[("dpfp1", 48)] > loss[("dpfp2", 48)] > loss[("dpfp3", 48)]
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_fig2_capacity_softmax_control_large_S_failure_and_order(seed):
+    loss = _capacity(seed)
+    claims.report("Fig. 2: capacity of linear / DPFP fast weights (sum rule), softmax control", seed,
+                  **{f"{a}_S{s}": loss[(a, s)] for a, s in CAPACITY_CELLS})
+    assert all(loss[("softmax", s)] < 0.01 for s in (8, 16, 32))
+    assert all(loss[(a, s)] > 0.1 for a, s in CAPACITY_CELLS if a != "softmax" and s >= 2 * D_DOT[a])
+    assert all(loss[(a, s)] < 0.01 for a, s in CAPACITY_CELLS
+               if a in ("dpfp2", "dpfp3") and s <= D_DOT[a] / 2)
+    assert loss[("linear", 48)] > loss[("dpfp1", 48)] > loss[("dpfp2", 48)] > loss[("dpfp3", 48)]
 
 
 @pytest.mark.claims
-def test_fig3_delta_rule_overwrites_where_the_sum_rule_piles_up():
-    for seed in claims.seeds([0, 1, 2]):
-        res = fw.overwrite_sweep(seed=seed, n_keys=(4, 8, 12), progress=False)
-        loss = {cell: r.eval_loss for cell, r in res.items()}
-        claims.report("Fig. 3 setting: DPFP-1, keys with replacement, sum vs delta rule", seed,
-                      **{f"{r}_S{s}": v for (r, s), v in loss.items()})
-        assert all(loss[("delta", s)] < loss[("sum", s)] for s in (4, 8, 12))
-        assert all(loss[("sum", s)] > 0.1 for s in (4, 8, 12))
-        assert loss[("delta", 4)] < 0.01
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_fig3_delta_rule_overwrites_where_the_sum_rule_piles_up(seed):
+    res = fw.overwrite_sweep(seed=seed, n_keys=(4, 8, 12), progress=False)
+    loss = {cell: r.eval_loss for cell, r in res.items()}
+    claims.report("Fig. 3 setting: DPFP-1, keys with replacement, sum vs delta rule", seed,
+                  **{f"{r}_S{s}": v for (r, s), v in loss.items()})
+    assert all(loss[("delta", s)] < loss[("sum", s)] for s in (4, 8, 12))
+    assert all(loss[("sum", s)] > 0.1 for s in (4, 8, 12))
+    assert loss[("delta", 4)] < 0.01
 
 
 def test_group_computes_what_each_model_computes_and_trains_like_it():

@@ -323,20 +323,20 @@ DEPTHS = (1, 2, 4, 8, 16)
 
 
 @pytest.mark.claims
-def test_post_ln_last_layer_gradient_does_not_shrink_with_depth_and_pre_ln_does():
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_post_ln_last_layer_gradient_does_not_shrink_with_depth_and_pre_ln_does(seed):
     """Fig. 3 in miniature, per seed the mean of 5 draws: the Post/Pre ratio of the last layer's ||dL/dW^2|| rises
     with L and ratio(16) >= 2 ratio(1); at L=16 the mean last/first is > 1.3 for Post-LN and < 0.8 for Pre-LN."""
-    for seed in claims.seeds([0, 1, 2]):
-        sweep = ln.init_sweep(seed, depths=DEPTHS, n_draws=5, progress=False)
-        ratios = [ln.post_pre_ratio(sweep, L) for L in DEPTHS]
-        post_lf = ln.mean_last_over_first(sweep, "post", 16)
-        pre_lf = ln.mean_last_over_first(sweep, "pre", 16)
-        claims.report("Post/Pre ratio rises with L; ratio16 >= 2 ratio1; L=16 last/first Post > 1.3, Pre < 0.8", seed,
-                      **{f"ratio{L}": r for L, r in zip(DEPTHS, ratios)}, post_last_first=post_lf,
-                      pre_last_first=pre_lf)
-        assert all(b > a for a, b in zip(ratios, ratios[1:]))
-        assert ratios[-1] >= 2 * ratios[0]
-        assert post_lf > 1.3 and pre_lf < 0.8
+    sweep = ln.init_sweep(seed, depths=DEPTHS, n_draws=5, progress=False)
+    ratios = [ln.post_pre_ratio(sweep, L) for L in DEPTHS]
+    post_lf = ln.mean_last_over_first(sweep, "post", 16)
+    pre_lf = ln.mean_last_over_first(sweep, "pre", 16)
+    claims.report("Post/Pre ratio rises with L; ratio16 >= 2 ratio1; L=16 last/first Post > 1.3, Pre < 0.8", seed,
+                  **{f"ratio{L}": r for L, r in zip(DEPTHS, ratios)}, post_last_first=post_lf,
+                  pre_last_first=pre_lf)
+    assert all(b > a for a, b in zip(ratios, ratios[1:]))
+    assert ratios[-1] >= 2 * ratios[0]
+    assert post_lf > 1.3 and pre_lf < 0.8
 
 
 @functools.lru_cache(maxsize=None)
@@ -345,22 +345,22 @@ def _at_init(seed):
 
 
 @pytest.mark.claims
-def test_pre_ln_collapses_and_post_ln_vanishes_at_initialization():
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_pre_ln_collapses_and_post_ln_vanishes_at_initialization(seed):
     """ResiDual's claims at init, one draw per seed: at L=48 the late-layer cosine is > 0.95 for Pre-LN and < 0.8
     for Post-LN and ResiDual, and rises with depth for Pre-LN; first/last is < 0.85 for Post-LN and > 1.5 for
     Pre-LN; at L=48 ResiDual's |log(first/last)| is the smallest of the three."""
-    for seed in claims.seeds([0, 1, 2]):
-        s = _at_init(seed)
-        cos = {(p, L): s[(p, L)][0].late_cosine(4) for p in ("post", "pre", "resi") for L in (16, 48)}
-        fl = {p: s[(p, 48)][0].first_over_last for p in ("post", "pre", "resi")}
-        claims.report("L=48: cos Pre > 0.95 > 0.8 > cos Post, ResiDual; Pre cos rises 16->48; first/last Post < 0.85, "
-                      "Pre > 1.5; ResiDual most balanced", seed, cos_pre16=cos[("pre", 16)],
-                      cos_pre48=cos[("pre", 48)], cos_post48=cos[("post", 48)], cos_resi48=cos[("resi", 48)],
-                      fl_post48=fl["post"], fl_pre48=fl["pre"], fl_resi48=fl["resi"])
-        assert cos[("pre", 48)] > 0.95 and cos[("post", 48)] < 0.8 and cos[("resi", 48)] < 0.8
-        assert cos[("pre", 48)] > cos[("pre", 16)]
-        assert fl["post"] < 0.85 and fl["pre"] > 1.5
-        assert ln.most_balanced(s, 48) == "resi"
+    s = _at_init(seed)
+    cos = {(p, L): s[(p, L)][0].late_cosine(4) for p in ("post", "pre", "resi") for L in (16, 48)}
+    fl = {p: s[(p, 48)][0].first_over_last for p in ("post", "pre", "resi")}
+    claims.report("L=48: cos Pre > 0.95 > 0.8 > cos Post, ResiDual; Pre cos rises 16->48; first/last Post < 0.85, "
+                  "Pre > 1.5; ResiDual most balanced", seed, cos_pre16=cos[("pre", 16)],
+                  cos_pre48=cos[("pre", 48)], cos_post48=cos[("post", 48)], cos_resi48=cos[("resi", 48)],
+                  fl_post48=fl["post"], fl_pre48=fl["pre"], fl_resi48=fl["resi"])
+    assert cos[("pre", 48)] > 0.95 and cos[("post", 48)] < 0.8 and cos[("resi", 48)] < 0.8
+    assert cos[("pre", 48)] > cos[("pre", 16)]
+    assert fl["post"] < 0.85 and fl["pre"] > 1.5
+    assert ln.most_balanced(s, 48) == "resi"
 
 
 @functools.lru_cache(maxsize=None)
@@ -369,27 +369,27 @@ def _run(seed, position, warmup):
 
 
 @pytest.mark.claims
-def test_post_ln_without_warmup_stalls_at_the_unigram_entropy():
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_post_ln_without_warmup_stalls_at_the_unigram_entropy(seed):
     """Fig. 2 in miniature (L=12, 400 steps, lr 1e-3): Post-LN without warmup ends within 0.1 of the unigram
     entropy and at least 0.5 above Post-LN with 200 warmup steps."""
-    for seed in claims.seeds([0, 1, 2]):
-        none, warm = _run(seed, "post", 0), _run(seed, "post", 200)
-        claims.report("Post-LN: |no warmup - H| <= 0.1 and no warmup >= warmup + 0.5", seed, post_none=none.final_loss,
-                      post_warmup=warm.final_loss, H=none.unigram_entropy)
-        assert abs(none.final_loss - none.unigram_entropy) <= 0.1
-        assert none.final_loss >= warm.final_loss + 0.5
+    none, warm = _run(seed, "post", 0), _run(seed, "post", 200)
+    claims.report("Post-LN: |no warmup - H| <= 0.1 and no warmup >= warmup + 0.5", seed, post_none=none.final_loss,
+                  post_warmup=warm.final_loss, H=none.unigram_entropy)
+    assert abs(none.final_loss - none.unigram_entropy) <= 0.1
+    assert none.final_loss >= warm.final_loss + 0.5
 
 
 @pytest.mark.claims
-def test_pre_ln_and_residual_train_without_warmup():
+@pytest.mark.parametrize("seed", claims.seeds([0]))
+def test_pre_ln_and_residual_train_without_warmup(seed):
     """Pre-LN without warmup ends <= Pre-LN with warmup + 0.1; ResiDual without warmup ends >= 0.5 below Post-LN
     without warmup. One seed by default: each run costs about 20 s and the chapter's claims must fit 240 s;
     FOURPAPERS_SEEDS=0,1,2 checks all three."""
-    for seed in claims.seeds([0]):
-        post, pre, pre_warm, resi = (_run(seed, "post", 0), _run(seed, "pre", 0), _run(seed, "pre", 200),
-                                     _run(seed, "resi", 0))
-        claims.report("Pre-LN no warmup <= warmup + 0.1; ResiDual no warmup <= Post-LN no warmup - 0.5", seed,
-                      pre_none=pre.final_loss, pre_warmup=pre_warm.final_loss, resi_none=resi.final_loss,
-                      post_none=post.final_loss)
-        assert pre.final_loss <= pre_warm.final_loss + 0.1
-        assert resi.final_loss <= post.final_loss - 0.5
+    post, pre, pre_warm, resi = (_run(seed, "post", 0), _run(seed, "pre", 0), _run(seed, "pre", 200),
+                                 _run(seed, "resi", 0))
+    claims.report("Pre-LN no warmup <= warmup + 0.1; ResiDual no warmup <= Post-LN no warmup - 0.5", seed,
+                  pre_none=pre.final_loss, pre_warmup=pre_warm.final_loss, resi_none=resi.final_loss,
+                  post_none=post.final_loss)
+    assert pre.final_loss <= pre_warm.final_loss + 0.1
+    assert resi.final_loss <= post.final_loss - 0.5

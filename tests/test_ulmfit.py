@@ -455,93 +455,102 @@ def _world_a(seed):
 
 
 @pytest.mark.claims
-def test_world_b_lm_ends_below_the_syntax_only_loss():
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_world_b_lm_ends_below_the_syntax_only_loss(seed):
     """The stage-1 figure: the world-B LM's training loss (mean of its last 50 updates) ends below the best loss a
     model can reach that knows the grammar but not the topic, so the LM infers topics."""
-    for seed in claims.seeds([0, 1, 2]):
-        task, _, losses = _world_b_lm(seed)
-        ref = task.info["world"].reference_losses()
-        final = sum(losses[-50:]) / 50
-        claims.report("world B: LM training loss ends below the syntax-only loss", seed, final=final,
-                      syntax_only=ref["syntax only"], topic_known=ref["topic known"])
-        assert final < ref["syntax only"]
+    task, _, losses = _world_b_lm(seed)
+    ref = task.info["world"].reference_losses()
+    final = sum(losses[-50:]) / 50
+    claims.report("world B: LM training loss ends below the syntax-only loss", seed, final=final,
+                  syntax_only=ref["syntax only"], topic_known=ref["topic known"])
+    assert final < ref["syntax only"]
 
 
 @pytest.mark.claims
-def test_world_b_ulmfit_beats_the_best_scratch_by_10_points_when_labels_are_few():
-    for seed in claims.seeds([0, 1, 2]):
-        fig3, _ = _world_b(seed)
-        sup = {n: fig3.error("supervised", n) for n in SMALL_NS}
-        scratch = {n: fig3.error("best_scratch", n) for n in SMALL_NS}
-        claims.report("world B: supervised ULMFiT <= best scratch - 10 at n <= 100", seed,
-                      **{f"sup{n}": sup[n] for n in SMALL_NS}, **{f"scratch{n}": scratch[n] for n in SMALL_NS})
-        assert all(sup[n] <= scratch[n] - 10 for n in SMALL_NS)
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_world_b_ulmfit_beats_the_best_scratch_by_10_points_when_labels_are_few(seed):
+    fig3, _ = _world_b(seed)
+    sup = {n: fig3.error("supervised", n) for n in SMALL_NS}
+    scratch = {n: fig3.error("best_scratch", n) for n in SMALL_NS}
+    claims.report("world B: supervised ULMFiT <= best scratch - 10 at n <= 100", seed,
+                  **{f"sup{n}": sup[n] for n in SMALL_NS}, **{f"scratch{n}": scratch[n] for n in SMALL_NS})
+    assert all(sup[n] <= scratch[n] - 10 for n in SMALL_NS)
 
 
 @pytest.mark.claims
-def test_world_b_semi_supervised_is_within_2_points_of_supervised():
-    for seed in claims.seeds([0, 1, 2]):
-        fig3, _ = _world_b(seed)
-        sup = {n: fig3.error("supervised", n) for n in SMALL_NS}
-        semi = {n: fig3.error("semi", n) for n in SMALL_NS}
-        claims.report("world B: semi-supervised <= supervised + 2", seed,
-                      **{f"sup{n}": sup[n] for n in SMALL_NS}, **{f"semi{n}": semi[n] for n in SMALL_NS})
-        assert all(semi[n] <= sup[n] + 2 for n in SMALL_NS)
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_world_b_semi_supervised_is_within_2_points_of_supervised(seed):
+    fig3, _ = _world_b(seed)
+    sup = {n: fig3.error("supervised", n) for n in SMALL_NS}
+    semi = {n: fig3.error("semi", n) for n in SMALL_NS}
+    claims.report("world B: semi-supervised <= supervised + 2", seed,
+                  **{f"sup{n}": sup[n] for n in SMALL_NS}, **{f"semi{n}": semi[n] for n in SMALL_NS})
+    assert all(semi[n] <= sup[n] + 2 for n in SMALL_NS)
 
 
 @pytest.mark.claims
-def test_world_b_scratch_needs_4x_the_labels_to_match_ulmfit_at_48():
-    for seed in claims.seeds([0, 1, 2]):
-        fig3, _ = _world_b(seed)
-        target = fig3.error("supervised", 48)
-        ns, errs = fig3.curve("best_scratch")
-        need = u.labels_to_match(ns, errs, target)
-        claims.report("world B: scratch needs >= 4x the labels of supervised ULMFiT at n=48", seed,
-                      sup48=target, **{f"scratch{n}": e for n, e in zip(ns, errs)},
-                      ratio=need / 48 if math.isfinite(need) else f"> {max(ns) / 48:.2f}")
-        assert need >= 4 * 48
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_world_b_scratch_needs_4x_the_labels_to_match_ulmfit_at_48(seed):
+    fig3, _ = _world_b(seed)
+    target = fig3.error("supervised", 48)
+    ns, errs = fig3.curve("best_scratch")
+    need = u.labels_to_match(ns, errs, target)
+    claims.report("world B: scratch needs >= 4x the labels of supervised ULMFiT at n=48", seed,
+                  sup48=target, **{f"scratch{n}": e for n, e in zip(ns, errs)},
+                  ratio=need / 48 if math.isfinite(need) else f"> {max(ns) / 48:.2f}")
+    assert need >= 4 * 48
 
 
 @pytest.mark.claims
-def test_lm_probe_beats_bag_of_words_in_world_b_and_loses_in_world_a():
-    for seed in claims.seeds([0, 1, 2]):
-        _, probe_b = _world_b(seed)
-        _, probe_a = _world_a(seed)
-        claims.report("probe: LM < BoW in world B, LM > BoW in world A", seed,
-                      b_lm=probe_b["pretrained LM"], b_bow=probe_b["bag of words"], b_random=probe_b["random LM"],
-                      a_lm=probe_a["pretrained LM"], a_bow=probe_a["bag of words"], a_random=probe_a["random LM"])
-        assert probe_b["pretrained LM"] < probe_b["bag of words"]
-        assert probe_a["pretrained LM"] > probe_a["bag of words"]
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_lm_probe_beats_bag_of_words_in_world_b_and_loses_in_world_a(seed):
+    _, probe_b = _world_b(seed)
+    _, probe_a = _world_a(seed)
+    claims.report("probe: LM < BoW in world B, LM > BoW in world A", seed,
+                  b_lm=probe_b["pretrained LM"], b_bow=probe_b["bag of words"], b_random=probe_b["random LM"],
+                  a_lm=probe_a["pretrained LM"], a_bow=probe_a["bag of words"], a_random=probe_a["random LM"])
+    assert probe_b["pretrained LM"] < probe_b["bag of words"]
+    assert probe_a["pretrained LM"] > probe_a["bag of words"]
 
 
 @pytest.mark.claims
-def test_world_a_supervised_ulmfit_does_not_beat_scratch_at_100():
-    for seed in claims.seeds([0, 1, 2]):
-        fig3, _ = _world_a(seed)
-        sup, scratch = fig3.error("supervised", 100), fig3.error("scratch_full", 100)
-        claims.report("world A: supervised ULMFiT >= scratch at n=100", seed, sup100=sup, scratch100=scratch)
-        assert sup >= scratch
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_world_a_supervised_ulmfit_does_not_beat_scratch_at_100(seed):
+    fig3, _ = _world_a(seed)
+    sup, scratch = fig3.error("supervised", 100), fig3.error("scratch_full", 100)
+    claims.report("world A: supervised ULMFiT >= scratch at n=100", seed, sup100=sup, scratch100=scratch)
+    assert sup >= scratch
+
+
+@functools.lru_cache(maxsize=None)
+def _table7(seed):
+    """Table 7 in miniature (world B, n = 20): validation error % of each fine-tuning row, and the best scratch."""
+    task, lm, _ = _world_b_lm(seed)
+    fig3, _ = _world_b(seed)
+    rows = {k: v.error for k, v in u.ablation_experiment(task, lm, u.WORLD_B, n=20, seed=seed,
+                                                         rows=("Full", "Last", "Freez"), progress=False).items()}
+    rows["Freez+discr+stlr"] = fig3.error("supervised", 20)   # the full recipe is the supervised arm itself
+    return rows, fig3.error("best_scratch", 20)
 
 
 @pytest.mark.claims
-def test_table7_rows_all_beat_scratch_and_tie_with_each_other():
-    """Table 7 in miniature (world B, n = 20): every fine-tuning row is >= 10 points below the best scratch, and the
-    rows tie: each row moves more between seeds than the rows differ within any one seed."""
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_table7_rows_all_beat_scratch(seed):
+    """Table 7 in miniature (world B, n = 20): every fine-tuning row is >= 10 points below the best scratch."""
+    rows, scratch = _table7(seed)
+    claims.report("Table 7 rows at n=20 <= best scratch - 10", seed, **rows, scratch=scratch)
+    assert all(e <= scratch - 10 for e in rows.values())
+
+
+@pytest.mark.claims
+def test_table7_rows_tie_with_each_other():
+    """The rows tie: each row moves more between seeds than the rows differ within any one seed."""
     seeds = claims.seeds([0, 1, 2])
-    table = {}
-    for seed in seeds:
-        task, lm, _ = _world_b_lm(seed)
-        fig3, _ = _world_b(seed)
-        rows = {k: v.error for k, v in u.ablation_experiment(task, lm, u.WORLD_B, n=20, seed=seed,
-                                                             rows=("Full", "Last", "Freez"), progress=False).items()}
-        rows["Freez+discr+stlr"] = fig3.error("supervised", 20)   # the full recipe is the supervised arm itself
-        scratch = fig3.error("best_scratch", 20)
-        claims.report("Table 7 rows at n=20 <= best scratch - 10", seed, **rows, scratch=scratch)
-        assert all(e <= scratch - 10 for e in rows.values())
-        table[seed] = rows
-    if len(seeds) > 1:
-        within = max(max(r.values()) - min(r.values()) for r in table.values())
-        between = min(max(t[row] for t in table.values()) - min(t[row] for t in table.values()) for row in rows)
-        claims.report("Table 7 rows tie: smallest spread of a row over seeds > largest spread within a seed", "all",
-                      between=between, within=within)
-        assert between > within
+    table = {seed: _table7(seed)[0] for seed in seeds}
+    rows = table[seeds[0]]
+    within = max(max(r.values()) - min(r.values()) for r in table.values())
+    between = min(max(t[row] for t in table.values()) - min(t[row] for t in table.values()) for row in rows)
+    claims.report("Table 7 rows tie: smallest spread of a row over seeds > largest spread within a seed", "all",
+                  between=between, within=within)
+    assert len(seeds) > 1 and between > within

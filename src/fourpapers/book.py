@@ -1,27 +1,45 @@
 """Helpers for the book's pages: glue measured numbers into the prose, and stamp each chapter.
 
 Numbers quoted in a chapter's text are glued from the executed output (``{glue:}`name``` in markdown), so the
-prose cannot drift from what the code measured.
+prose cannot drift from what the code measured. Each glue call declares how far another machine's value may fall
+from ours (``tol``); with ``FOURPAPERS_GLUE_LOG`` set, every glued value is also logged, and :func:`check_glue`
+compares a run's values with the ones stored in the notebooks. :func:`float_path` names the float path a notebook
+was executed on, so ``make test`` knows whether the stored outputs can be compared text for text.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import time
 
 import torch
 
-__all__ = ["glue", "stamp", "Timer", "machine", "cpu_model"]
+__all__ = ["glue", "stamp", "Timer", "machine", "cpu_model", "float_path", "ALT_FLOAT_PATH", "nbval_mode",
+           "check_glue", "stored_glue"]
+
+GLUE_LOG_ENV = "FOURPAPERS_GLUE_LOG"
+# Another float path on the same machine, at no matmul cost: ATen's scalar (non-vectorised) elementwise and
+# reduction kernels, and oneDNN (the LSTM) limited to SSE4.1. `make claims-portable` and the portable nbval run
+# use it to stand in for a different CPU.
+ALT_FLOAT_PATH = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
+# The CPU features that change which kernels MKL, oneDNN and ATen pick.
+_ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile")
 
 # The display format myst-nb reads for ``{glue}`` roles (the papermill/scrapbook convention). Written here rather
 # than imported so notebooks also run where myst-nb is not installed (Colab).
 _GLUE_PREFIX = "application/papermill.record/"
 
 
-def glue(name: str, value, digits: int | None = None) -> None:
+def glue(name: str, value, digits: int | None = None, tol: float | None = 0) -> None:
     """Record ``value`` under ``name`` for ``{glue:}`name``` in the book's markdown, without displaying it.
 
-    ``digits`` rounds a float first, so the stored text (which nbval compares) is stable. Outside IPython
-    this does nothing.
+    ``digits`` rounds a float first, so the stored text (which nbval compares) is stable. ``tol`` is how far the
+    value may move on another float path: ``0`` for numbers that do not depend on the machine (sizes, exact
+    checks, the paper's numbers), a positive number for measured results (the chapters justify it by the spread of
+    that number over seeds), ``None`` for timings, which no other machine reproduces. With ``FOURPAPERS_GLUE_LOG``
+    set, the value and its ``tol`` are appended there as one JSON line. Outside IPython nothing is displayed.
     """
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"name: expected a name of letters, digits, '_' or '-', got {name!r}")
@@ -29,6 +47,14 @@ def glue(name: str, value, digits: int | None = None) -> None:
         if not isinstance(value, (int, float)):
             raise ValueError(f"value: digits= needs a number, got {type(value).__name__}")
         value = round(float(value), digits)
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0):
+        raise ValueError(f"tol: expected None or a number >= 0, got {tol!r}")
+    if tol and not isinstance(value, (int, float)):
+        raise ValueError(f"tol: a positive tolerance needs a number, got {type(value).__name__}")
+    log = os.environ.get(GLUE_LOG_ENV, "").strip()
+    if log:
+        with open(log, "a", encoding="utf-8") as f:  # one short append per value: safe from parallel kernels
+            f.write(json.dumps({"name": name, "value": value, "tol": tol}) + "\n")
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -91,6 +117,109 @@ def machine(size: int = 1024, repeats: int = 5) -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores, one thread: {2 * size ** 3 / best / 1e9:.0f} GFLOP/s fp32 matmul"
 
 
+def float_path() -> str:
+    """The float path torch takes here, in one line: the processor and the vector features that pick kernels,
+    torch's version, ATen's CPU capability, and the settings that switch oneDNN's and MKL's code paths. Two runs
+    with the same line compute the same floats (one thread); ``make test`` compares text outputs strictly only
+    where this line equals the one the notebooks were executed on."""
+    import pathlib
+
+    flags: set[str] = set()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    isa = ",".join(f for f in _ISA_FLAGS if f in flags) or "-"
+    env = {k: os.environ.get(k, "") or "unset" for k in ("ONEDNN_MAX_CPU_ISA", "MKL_CBWR")}
+    return (f"{cpu_model()} [{isa}] | torch {torch.__version__} | ATen {torch.backends.cpu.get_cpu_capability()}"
+            f" | ONEDNN_MAX_CPU_ISA={env['ONEDNN_MAX_CPU_ISA']} | MKL_CBWR={env['MKL_CBWR']}")
+
+
+def stored_glue(notebook) -> dict[str, str]:
+    """The glued values stored in an executed notebook (a path or a parsed notebook): name -> stored text."""
+    import pathlib
+
+    nb = notebook
+    if not isinstance(notebook, dict):
+        nb = json.loads(pathlib.Path(notebook).read_text(encoding="utf-8"))
+    out = {}
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook")
+            if meta and "name" in meta:
+                out[meta["name"]] = o["data"][_GLUE_PREFIX + "text/plain"]
+    return out
+
+
+def nbval_mode(notebooks, here: str | None = None) -> tuple[str, str]:
+    """How ``make test`` checks the stored notebooks on this machine: ``("strict", why)`` when every notebook was
+    executed on this float path (``here``, default :func:`float_path`), so nbval compares every text output;
+    else ``("portable", why)``: nbval compares only the cells tagged ``nbval-check-output`` (machine-independent
+    outputs) and :func:`check_glue` compares every glued number within its tolerance. ``FOURPAPERS_NBVAL`` set to
+    ``strict`` or ``portable`` overrides the choice."""
+    import pathlib
+
+    here = float_path() if here is None else here
+    stored = {}
+    for nb in notebooks:
+        meta = json.loads(pathlib.Path(nb).read_text(encoding="utf-8")).get("metadata", {})
+        stored[pathlib.Path(nb).name] = meta.get("fourpapers", {}).get("float_path")
+    forced = os.environ.get("FOURPAPERS_NBVAL", "").strip()
+    if forced:
+        if forced not in ("strict", "portable"):
+            raise ValueError(f"FOURPAPERS_NBVAL: expected 'strict' or 'portable', got {forced!r}")
+        return forced, f"FOURPAPERS_NBVAL={forced} (this machine: {here})"
+    if not stored:
+        raise ValueError("notebooks: expected at least one notebook")
+    other = {name: path for name, path in stored.items() if path != here}
+    if not other:
+        return "strict", f"the notebooks were executed on this float path: {here}"
+    paths = sorted({str(v) for v in other.values()})
+    return "portable", (f"{len(other)} of {len(stored)} notebooks were executed on another float path "
+                        f"({'; '.join(paths)}); this machine: {here}")
+
+
+def check_glue(log, notebooks) -> list[str]:
+    """Compare a run's glued values (the JSON lines of ``FOURPAPERS_GLUE_LOG``) with those stored in
+    ``notebooks``, each within the ``tol`` its glue call declares. Returns one line per value; raises
+    ``AssertionError`` listing every value that moved more than its tolerance or was not glued by the run."""
+    import ast
+    import pathlib
+
+    logged = {}
+    for raw in pathlib.Path(log).read_text(encoding="utf-8").splitlines():
+        if raw.strip():
+            rec = json.loads(raw)
+            logged[rec["name"]] = rec
+    lines, bad = [], []
+    for nb in notebooks:
+        for name, text in stored_glue(nb).items():
+            rec = logged.get(name)
+            if rec is None:
+                bad.append(f"{name}: stored {text}, not glued by this run")
+                continue
+            new, tol = rec["value"], rec["tol"]
+            try:
+                old = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                old = text
+            if tol is None:
+                lines.append(f"{name}: stored {old!r}, here {new!r} (a timing: not compared)")
+                continue
+            if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+                ok = math.isclose(new, old, rel_tol=0, abs_tol=tol + 1e-12)
+            else:
+                ok = tol == 0 and new == old
+            line = f"{name}: stored {old!r}, here {new!r}, tolerance {tol}"
+            (lines if ok else bad).append(line + ("" if ok else "  <-- MOVED"))
+    if bad:
+        raise AssertionError("glued numbers that moved more than their tolerance:\n" + "\n".join(bad))
+    return lines
+
+
 def stamp(seeds, seconds: float | None = None) -> str:
     """The reproducibility stamp printed at the end of each chapter: versions, seeds, thread count.
 
@@ -129,3 +258,31 @@ def toc_pages(root) -> list[str]:
 
     walk(toc)
     return pages
+
+
+def _main(argv=None) -> int:
+    """``python -m fourpapers float-path`` prints :func:`float_path`; ``nbval-mode NB...`` prints
+    :func:`nbval_mode` (the mode, then why); ``check-glue LOG NB...`` runs :func:`check_glue` and prints its
+    lines (exit status 1 if a number moved)."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["float-path"]:
+        print(float_path())
+        return 0
+    if args[:1] == ["nbval-mode"] and len(args) >= 2:
+        mode, why = nbval_mode(args[1:])
+        print(mode)
+        print(why)
+        return 0
+    if args[:1] == ["check-glue"] and len(args) >= 3:
+        try:
+            lines = check_glue(args[1], args[2:])
+        except AssertionError as e:
+            print(e)
+            return 1
+        print("\n".join(lines))
+        print(f"{len(lines)} glued numbers within their tolerances")
+        return 0
+    print("usage: python -m fourpapers float-path | nbval-mode NOTEBOOK... | check-glue LOG NOTEBOOK...")
+    return 2

@@ -1,0 +1,93 @@
+"""Execute notebooks (what `make notebooks` runs): in place, or into --out, one kernel per notebook, with a per-cell
+limit, and record the float path they ran on (``fourpapers.book.float_path``) in each notebook's metadata.
+
+Why not `jupyter execute`: with ipykernel 7 it can wait forever on a kernel that has gone idle, and its --timeout
+does not stop that. Here nbclient's own per-cell timeout is backed by a watchdog thread: if one cell runs longer
+than --cell-limit (+ a short grace), the kernel is killed and the run stops with an error naming the notebook, the
+cell's index and its first line, instead of hanging.
+
+    python benchmarks/execute_notebooks.py notebooks/01_ln_placement.ipynb [--out DIR] [--cell-limit 900]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import signal
+import sys
+import threading
+import time
+
+import nbformat
+from nbclient import NotebookClient
+
+from fourpapers.book import float_path
+
+GRACE = 60  # seconds past the per-cell limit before the watchdog steps in (nbclient's own timeout goes first)
+
+
+def execute(path: pathlib.Path, out: pathlib.Path, cell_limit: float) -> float:
+    nb = nbformat.read(path, as_version=4)
+    state = {"cell": None, "start": None, "pid": None}
+    client = NotebookClient(nb, timeout=int(cell_limit), kernel_name="python3", record_timing=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+
+    def on_start(**_):
+        proc = getattr(getattr(client.km, "provisioner", None), "process", None)
+        state["pid"] = getattr(proc, "pid", None)
+
+    def on_cell(cell, cell_index, **_):
+        state["cell"], state["start"] = cell_index, time.monotonic()
+
+    def on_done(**_):
+        state["start"] = None
+
+    client.on_notebook_start, client.on_cell_execute, client.on_cell_executed = on_start, on_cell, on_done
+    stop = threading.Event()
+
+    def watchdog():
+        while not stop.wait(1.0):
+            start = state["start"]
+            if start is not None and time.monotonic() - start > cell_limit + GRACE:
+                first = nb.cells[state["cell"]].source.splitlines()[:1] or [""]
+                print(f"ERROR {path}: cell {state['cell']} ({first[0][:70]!r}) ran over {cell_limit:.0f} s "
+                      f"(+{GRACE} s grace); killing its kernel and stopping.", file=sys.stderr, flush=True)
+                if state["pid"]:
+                    try:
+                        os.kill(state["pid"], signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                os._exit(3)
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    t0 = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        stop.set()
+    nb.metadata.setdefault("fourpapers", {})["float_path"] = float_path()
+    nbformat.write(nb, out)
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("notebooks", nargs="+", type=pathlib.Path)
+    ap.add_argument("--out", type=pathlib.Path, help="write executed copies into this folder (default: in place)")
+    ap.add_argument("--cell-limit", type=float, default=900.0, help="seconds one cell may run (default 900)")
+    args = ap.parse_args(argv)
+    if args.cell_limit <= 0:
+        ap.error("--cell-limit: expected a positive number of seconds")
+    for path in args.notebooks:
+        if not path.is_file():
+            ap.error(f"notebooks: no such file {path}")
+        out = path if args.out is None else args.out / path.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        print(f"executing {path}", flush=True)
+        seconds = execute(path, out, args.cell_limit)
+        print(f"  {seconds:.0f} s on {float_path()}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,4 @@
+"""``python -m fourpapers float-path | nbval-mode NB... | check-glue LOG NB...`` (see fourpapers.book)."""
+from .book import _main
+
+raise SystemExit(_main())
