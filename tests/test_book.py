@@ -113,7 +113,7 @@ def test_float_path_names_the_kernel_settings(monkeypatch):
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     monkeypatch.setenv("MKL_CBWR", "AVX2")
     line = float_path()
-    assert "torch " in line and "ATen " in line and "ONEDNN_MAX_CPU_ISA=unset" in line and "MKL_CBWR=AVX2" in line
+    assert "Python " in line and "torch " in line and "ATen " in line and "ONEDNN_MAX_CPU_ISA=unset" in line and "MKL_CBWR=AVX2" in line
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
     assert float_path() != line and "ONEDNN_MAX_CPU_ISA=SSE41" in float_path()
 

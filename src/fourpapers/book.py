@@ -119,10 +119,12 @@ def machine(size: int = 1024, repeats: int = 5) -> str:
 
 def float_path() -> str:
     """The float path torch takes here, in one line: the processor and the vector features that pick kernels,
-    torch's version, ATen's CPU capability, and the settings that switch oneDNN's and MKL's code paths. Two runs
-    with the same line compute the same floats (one thread); ``make test`` compares text outputs strictly only
-    where this line equals the one the notebooks were executed on."""
+    Python's version (the book's text corpora ship with CPython and differ between its releases), torch's version,
+    ATen's CPU capability, and the settings that switch oneDNN's and MKL's code paths. Two runs with the same line
+    compute the same floats (one thread); ``make test`` compares text outputs strictly only where this line equals
+    the one the notebooks were executed on."""
     import pathlib
+    import platform
 
     flags: set[str] = set()
     try:
@@ -134,7 +136,8 @@ def float_path() -> str:
         pass
     isa = ",".join(f for f in _ISA_FLAGS if f in flags) or "-"
     env = {k: os.environ.get(k, "") or "unset" for k in ("ONEDNN_MAX_CPU_ISA", "MKL_CBWR")}
-    return (f"{cpu_model()} [{isa}] | torch {torch.__version__} | ATen {torch.backends.cpu.get_cpu_capability()}"
+    return (f"{cpu_model()} [{isa}] | Python {platform.python_version()} | torch {torch.__version__}"
+            f" | ATen {torch.backends.cpu.get_cpu_capability()}"
             f" | ONEDNN_MAX_CPU_ISA={env['ONEDNN_MAX_CPU_ISA']} | MKL_CBWR={env['MKL_CBWR']}")
 
 
