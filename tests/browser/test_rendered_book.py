@@ -116,6 +116,10 @@ def test_page_as_a_reader_meets_it(page, site, browser, bibliography_ids):
             return Array.from(document.querySelectorAll('main .cell_output img')).filter(i => !i.alt.trim()).length""")
         assert not no_alt, f"{page}: {no_alt} figures without a text alternative (alt)"
 
+    if page == "book/compute":                            # the notebook, attention and norm timings
+        tables = browser.execute_script("return document.querySelectorAll('main table').length")
+        assert tables == 3, f"{page}: {tables} tables rendered, expected 3 (raw pipes in a text block?)"
+
     math = _math_report(browser)
     assert not math["raw"], f"{page}: raw TeX visible to the reader: {math['raw']} ({math})"
     assert math["typeset"] == math["formulas"], f"{page}: MathJax typeset only some formulas: {math}"
