@@ -235,3 +235,35 @@ def test_desktop_menu_button_hides_chapter_list(site, browser):
     browser.find_element("css selector", ".primary-toggle").click()
     after = _wait_for(browser, ".bd-sidebar-primary", opened=False)
     assert after["reachable"] == 0, f"the menu button did not hide the chapter list on a desktop: {after}"
+
+
+def test_desktop_has_one_search_box_and_no_second_top_bar(site, browser):
+    """One search field (in the sidebar) and no extra header bar above the article with a second one."""
+    _load(browser, f"{site}/{PHONE_PAGE}.html")
+    fields = browser.execute_script("""
+        return Array.from(document.querySelectorAll('.search-button-field, form.bd-search, input[type=search]'))
+            .filter(e => { const r = e.getBoundingClientRect();
+                           return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; })
+            .map(e => e.className || e.tagName)""")
+    assert len(fields) == 1, f"expected one search box on a desktop, found {fields}"
+    bars = browser.execute_script("""
+        return Array.from(document.querySelectorAll('header, .bd-header'))
+            .filter(h => h.getBoundingClientRect().height > 1)
+            .map(h => h.className + ' ' + Math.round(h.getBoundingClientRect().height) + 'px')""")
+    assert not bars, f"a top bar above the article on a desktop: {bars}"
+
+
+def test_contents_highlight_reaches_the_last_section(site, browser):
+    """Scrolled to the end of a chapter, the page contents highlight its last section, not an earlier one."""
+    _load(browser, f"{site}/{PHONE_PAGE}.html")
+    last = browser.execute_script("return Array.from(document.querySelectorAll('.bd-toc-nav a')).pop().hash")
+    browser.execute_script("window.scrollTo(0, document.documentElement.scrollHeight)")
+    active = None
+    for _ in range(30):
+        time.sleep(0.1)
+        active = browser.execute_script("""
+            return Array.from(document.querySelectorAll('.bd-toc-nav a.active, .bd-toc-nav .active > a'))
+                        .map(a => a.hash)""")
+        if active and active[-1] == last:
+            break
+    assert active and active[-1] == last, f"at the end of {PHONE_PAGE} the contents highlight {active}, not {last}"
