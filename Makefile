@@ -38,7 +38,7 @@ UV_VERSION := 0.13.8
 UV := _build/lock-tool/bin/uv
 lock:
 	test -x $(UV) || ($(PYTHON) -m venv _build/lock-tool && _build/lock-tool/bin/pip install -q uv==$(UV_VERSION))
-	$(UV) pip compile requirements.in -o requirements.txt --universal --python-version 3.10 --fork-strategy fewest \
+	$(UV) pip compile requirements.in -o requirements.txt --universal --python-version 3.10 \
 	  --excludes requirements-cuda.txt --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
 book: $(STAMP)
