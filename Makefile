@@ -24,22 +24,35 @@ NBVAL_portable := --nbval-lax $(NBVAL_COMMON)
 # Another float path on this machine (ATen's scalar kernels, oneDNN at SSE4.1): fourpapers.book.ALT_FLOAT_PATH.
 ALT_FLOAT_PATH := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41
 
-.PHONY: help venv book test unit nbval book-strict browser notebooks clean bench claims-portable calibrate
+.PHONY: help venv lock book test unit nbval book-strict browser notebooks clean bench claims-portable calibrate
 
 help:
 	@echo "make book       build the HTML book into _build/html (sets up .venv first)"
 	@echo "make test       unit tests, claims, nbval of every notebook (strict or portable), strict book build"
 	@echo "make claims-portable  every claim again on another float path (ATen scalar kernels, oneDNN SSE4.1)"
 	@echo "make notebooks  re-execute every notebook in place (after any change to src/)"
+	@echo "make lock       refresh the lock requirements.txt from requirements.in (UPGRADE=1: newest versions)"
 	@echo "make bench      regenerate the compute-budget appendix (book/compute.md)"
 	@echo "make clean      remove _build and caches (keeps .venv)"
 
+# requirements.txt is the lock: every package at one version (made from requirements.in by `make lock`).
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip check
 	touch $@
 
 venv: $(STAMP)
+
+# Refresh the lock from requirements.in with uv (installed into _build/lock-tool). One lock for Python 3.10-3.12:
+# where they need different versions, the lock says so with markers. UPGRADE=1 takes the newest versions that
+# requirements.in allows; without it, every pin that still fits is kept.
+UV_VERSION := 0.13.8
+UV := _build/lock-tool/bin/uv
+lock:
+	test -x $(UV) || ($(PYTHON) -m venv _build/lock-tool && _build/lock-tool/bin/pip install -q uv==$(UV_VERSION))
+	$(UV) pip compile requirements.in -o requirements.txt --universal --python-version 3.10 \
+	  --excludes requirements-cuda.txt --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
 book: $(STAMP)
 	$(JB) build . --keep-going

@@ -38,6 +38,32 @@ def notebook_seconds(path: pathlib.Path) -> float | None:
     return (last - first).total_seconds() if first and last else None
 
 
+def as_markdown(output: str) -> str:
+    """A benchmark's printed output as MyST Markdown: its Markdown tables (runs of lines that start with ``|``) as
+    real tables, everything else kept verbatim in ``text`` blocks (inside a code block a table shows as raw pipes)."""
+    parts, block, table = [], [], []
+
+    def flush():
+        if table:
+            parts.append("\n".join(table))
+            table.clear()
+        text = "\n".join(block).strip("\n")
+        if text:
+            parts.append(f"```text\n{text}\n```")
+        block.clear()
+
+    for line in output.splitlines():
+        is_row = line.lstrip().startswith("|")
+        if is_row and not table:
+            flush()                                   # the text before the table
+        elif not is_row and table:
+            parts.append("\n".join(table))
+            table.clear()
+        (table if is_row else block).append(line.strip() if is_row else line)
+    flush()
+    return "\n\n".join(parts)
+
+
 def _run(script: str) -> str:
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     start = time.perf_counter()
@@ -87,15 +113,11 @@ GFLOP/s meanwhile), and its largest model's 800 training steps took 31–51 s in
 
 ## Attention: softmax (SDPA) vs chunked linear attention (chapter 2)
 
-```text
-{attention}
-```
+{as_markdown(attention)}
 
 ## LayerNorm vs RMSNorm (chapter 4)
 
-```text
-{norms}
-```
+{as_markdown(norms)}
 """
     OUT.write_text(text, encoding="utf-8")
     print(f"wrote {OUT.relative_to(ROOT)}")

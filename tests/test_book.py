@@ -206,3 +206,27 @@ def test_executor_stops_a_cell_over_its_limit_and_records_the_float_path(tmp_pat
     slow = subprocess.run([sys.executable, str(script), str(tmp_path / "slow.ipynb"), "--cell-limit", "2"],
                           capture_output=True, text=True, timeout=120)
     assert slow.returncode != 0 and "time.sleep(30)" in slow.stdout + slow.stderr
+
+
+def _appendix_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("appendix", ROOT / "benchmarks" / "appendix.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_tables_become_markdown_tables_and_the_rest_stays_text():
+    out = "torch 2.x, 1 thread\n\n| d | ms |\n|---|---|\n| 64 | 1.0 |\n\none step: 3 ms\n\n(measured in 2 s)"
+    assert _appendix_module().as_markdown(out) == ("```text\ntorch 2.x, 1 thread\n```\n\n| d | ms |\n|---|---|\n"
+                                                    "| 64 | 1.0 |\n\n```text\none step: 3 ms\n\n(measured in 2 s)\n```")
+
+
+def test_compute_appendix_has_no_table_inside_a_code_block():
+    """The committed page as `make bench` writes it: every timing table is a Markdown table, not raw pipes."""
+    text = (ROOT / "book" / "compute.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
+        rows = [line for line in block.splitlines() if line.lstrip().startswith("|")]
+        assert not rows, f"book/compute.md: table rows inside a code block: {rows[:2]}"
+    separators = re.findall(r"^\|[-| :]+\|$", text, flags=re.M)
+    assert len(separators) == 3, f"expected the notebook, attention and norm tables, found {len(separators)}"

@@ -277,6 +277,20 @@ def test_retrieval_model_equals_its_equations(attention, rule):
     assert (y - ref).abs().max() < 1e-12
 
 
+@pytest.mark.parametrize("which, bad, expected", [
+    ("keys", lambda t: t + 6, r"keys: expected token ids in \[0, 6\)"),     # would silently read another row
+    ("values", lambda t: t - 6, r"values: expected token ids in \[0, 6\)"),
+    ("query", lambda t: t.double(), r"query: expected integer token ids"),
+])
+def test_retrieval_memories_reject_bad_ids(which, bad, expected):
+    keys, values, query, _ = fw.retrieval_batch(3, 6, torch.Generator().manual_seed(0))
+    args = dict(keys=keys, values=values, query=query)
+    args[which] = bad(args[which])
+    for model in (fw.RetrievalModel(6, "linear", "sum", d_key=4), fw.RetrievalGroup(6, [("dpfp1", "delta")], d_key=4)):
+        with pytest.raises(ValueError, match=expected):
+            model(**args)
+
+
 def test_retrieval_loss_is_one_half_at_zero_prediction():
     class Zero(torch.nn.Module):
         def forward(self, keys, values, query):

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from fourpapers.models import Block, RMSNorm, TransformerLM
+from fourpapers.models import Block, RMSNorm, TransformerLM, check_token_ids
 
 
 def _copy_into_reference(block: Block, ref: nn.TransformerEncoderLayer) -> None:
@@ -93,3 +93,30 @@ def test_too_long_input_is_rejected():
     model = TransformerLM(10, d_model=16, n_heads=2, d_ff=16, n_layers=1, max_len=4)
     with pytest.raises(ValueError, match="max_len"):
         model(torch.zeros(1, 5, dtype=torch.long))
+
+
+@pytest.mark.parametrize("positions", ["learned", "relative"])
+@pytest.mark.parametrize("tokens, expected", [
+    (torch.tensor([[0, 3, 10]]), r"tokens: expected token ids in \[0, 10\).*from 0 to 10"),     # id = vocab size
+    (torch.tensor([[2, -1, 4]]), r"tokens: expected token ids in \[0, 10\).*from -1 to 4"),     # negative id
+    (torch.tensor([[0.0, 3.0]]), r"tokens: expected integer token ids.*torch.float32"),          # float tokens
+    (torch.tensor([[True, False]]), r"tokens: expected integer token ids.*torch.bool"),
+    ([[0, 1]], r"tokens: expected a tensor of integer token ids, got list"),
+])
+def test_bad_tokens_raise_value_error_naming_the_argument(positions, tokens, expected):
+    """Before: IndexError ("index out of range in self") from the embedding, RuntimeError for float ids."""
+    model = TransformerLM(10, d_model=16, n_heads=2, d_ff=16, n_layers=1, max_len=8, positions=positions)
+    with pytest.raises(ValueError, match=expected):
+        model(tokens)
+    with pytest.raises(ValueError, match=expected):
+        model.hidden_states(tokens)
+
+
+def test_valid_tokens_pass_unchanged_and_int32_gives_the_same_logits():
+    model = TransformerLM(10, d_model=16, n_heads=2, d_ff=16, n_layers=1, max_len=8)
+    tokens = torch.tensor([[0, 9, 5, 9], [1, 2, 3, 0]])
+    assert check_token_ids("tokens", tokens, 10) is tokens
+    assert check_token_ids("tokens", torch.zeros(0, 3, dtype=torch.long), 10).numel() == 0   # empty: nothing to check
+    assert torch.equal(model(tokens), model(tokens.to(torch.int32)))
+    with pytest.raises(ValueError, match=r"ids: expected token ids in \[0, 5\)"):
+        check_token_ids("ids", torch.tensor([5]), 5)

@@ -90,6 +90,26 @@ def test_awd_lstm_shapes_tied_weights_and_dropouts():
     assert torch.equal(lm(x), lm(x))
 
 
+@pytest.mark.parametrize("x, expected", [
+    (torch.tensor([[0, 50]]), r"x: expected token ids in \[0, 50\).*from 0 to 50"),
+    (torch.tensor([[-3, 2]]), r"x: expected token ids in \[0, 50\).*from -3 to 2"),
+    (torch.tensor([[1.0, 2.0]]), r"x: expected integer token ids.*float32"),
+])
+def test_awd_lstm_and_classifier_reject_bad_token_ids(x, expected):
+    lm = _tiny_lm()
+    with pytest.raises(ValueError, match=expected):
+        lm(x)
+    clf = u.ConcatPoolClassifier(lm, n_classes=3)
+    with pytest.raises(ValueError, match=expected):
+        clf(x, torch.tensor([2]))
+
+
+def test_classifier_rejects_float_lengths():
+    clf = u.ConcatPoolClassifier(_tiny_lm(), n_classes=3)
+    with pytest.raises(ValueError, match="lengths: expected an integer tensor"):
+        clf(torch.tensor([[1, 2, 3]]), torch.tensor([3.0]))
+
+
 def test_weight_drop_trains_the_raw_hidden_weights():
     lm = _tiny_lm(embed_p=0.0, input_p=0.0, hidden_p=0.0, output_p=0.0, weight_p=0.5)
     x = torch.randint(0, 50, (2, 5))

@@ -31,6 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .models import check_token_ids
 from .training import reproducible, resolve_device, train
 
 __all__ = [
@@ -372,6 +373,16 @@ def retrieval_batch(batch_size: int, n_keys: int, generator: torch.Generator | N
     return keys, values, query, target
 
 
+def _check_retrieval_inputs(keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor, n_keys: int) -> None:
+    """keys, values ``[B, L]`` and query ``[B]``: integer ids in ``[0, n_keys)``. (An id out of range would not even
+    fail: row ``value * S + key`` of the look-up table is another pair's row.)"""
+    for name, ids in (("keys", keys), ("values", values), ("query", query)):
+        check_token_ids(name, ids, n_keys)
+    if keys.dim() != 2 or keys.shape != values.shape or query.shape != keys.shape[:1]:
+        raise ValueError(f"keys, values, query: expected shapes [B, L], [B, L], [B], got {tuple(keys.shape)}, "
+                         f"{tuple(values.shape)}, {tuple(query.shape)}")
+
+
 class RetrievalModel(nn.Module):
     """The one-layer key-value memory of Schlag et al.'s retrieval experiments (their Figs. 2-3; official code).
 
@@ -415,9 +426,7 @@ class RetrievalModel(nn.Module):
 
     def forward(self, keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         """Predicted value vectors ``[B, S]`` for ``keys``, ``values`` ``[B, L]`` and ``query`` ``[B]``."""
-        if keys.dim() != 2 or keys.shape != values.shape or query.shape != keys.shape[:1]:
-            raise ValueError(f"keys, values, query: expected shapes [B, L], [B, L], [B], got {tuple(keys.shape)}, "
-                             f"{tuple(values.shape)}, {tuple(query.shape)}")
+        _check_retrieval_inputs(keys, values, query, self.n_keys)
         S = self.n_keys
         # k_t = W_k [onehot(v_t); emb(k_t)] + b_k takes one of S * S values: look it up in a table of all of them
         # (row v * S + k; the same function with far fewer FLOPs); likewise q = W_q emb(q) + b_q.
@@ -509,6 +518,7 @@ class RetrievalGroup(nn.Module):
 
     def forward(self, keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         """Predicted value vectors of every variant, ``[V, B, S]``."""
+        _check_retrieval_inputs(keys, values, query, self.n_keys)
         S = self.n_keys
         k = self._lookup(self.W_k, self.b_k, keys, values)                                      # [V, B, L, d]
         q = torch.baddbmm(self.b_q.unsqueeze(1), self.emb, self.W_q.transpose(1, 2))[:, query]  # [V, B, d]

@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = [
-    "rms_norm", "RMSNorm", "make_norm", "CausalSelfAttention", "RelativeSelfAttention", "rel_shift",
+    "check_token_ids", "rms_norm", "RMSNorm", "make_norm", "CausalSelfAttention", "RelativeSelfAttention", "rel_shift",
     "sinusoid_positions", "FeedForward", "Block", "TransformerLM",
 ]
 
@@ -32,6 +32,27 @@ NORMS = ("layernorm", "rmsnorm")
 ACTIVATIONS = ("relu", "gelu")
 POSITIONS = ("learned", "relative")
 INITS = ("xavier", "normal")
+#: The index dtypes ``nn.Embedding`` / ``F.embedding`` accept.
+TOKEN_DTYPES = (torch.int64, torch.int32)
+
+
+def check_token_ids(name: str, ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Reject what an embedding look-up (``emb(ids)``, a row of the table per id) would fail on with an opaque
+    ``IndexError`` or ``RuntimeError``, or, when ids are combined into one index, silently get wrong: anything but an
+    integer tensor, and ids outside ``[0, vocab_size)``. Returns ``ids`` unchanged.
+
+    Cheap enough for every training step: one dtype check, then one min/max pass (``torch.aminmax``) over the ids.
+    """
+    if not isinstance(ids, torch.Tensor):
+        raise ValueError(f"{name}: expected a tensor of integer token ids, got {type(ids).__name__}")
+    if ids.dtype not in TOKEN_DTYPES:
+        raise ValueError(f"{name}: expected integer token ids (torch.long or torch.int), got dtype {ids.dtype}")
+    if ids.numel():
+        lo, hi = (int(v) for v in torch.aminmax(ids))
+        if lo < 0 or hi >= vocab_size:
+            raise ValueError(f"{name}: expected token ids in [0, {vocab_size}) (the vocabulary size is {vocab_size}), "
+                             f"got ids from {lo} to {hi}")
+    return ids
 
 
 class _RMSNormFunction(torch.autograd.Function):
@@ -360,7 +381,9 @@ class TransformerLM(nn.Module):
 
     def embed(self, tokens: torch.Tensor, offset: int = 0) -> torch.Tensor:
         """Token embeddings, plus the learned embeddings of positions ``offset, ..., offset + T - 1`` (learned
-        positions only: a window that starts ``offset`` tokens into a text). Relative models add nothing here."""
+        positions only: a window that starts ``offset`` tokens into a text). Relative models add nothing here.
+        ``tokens`` must be integer ids in ``[0, vocab_size)`` (:func:`check_token_ids`)."""
+        check_token_ids("tokens", tokens, self.tok_emb.num_embeddings)
         if tokens.dim() != 2:
             raise ValueError(f"tokens: expected shape [batch, time], got {tuple(tokens.shape)}")
         if not isinstance(offset, int) or offset < 0:

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from .data import WordVocab, batches, docstring_corpus, pydoc_corpus, tokenize_words
+from .models import check_token_ids
 from .training import resolve_device, train
 
 __all__ = [
@@ -734,6 +735,7 @@ class AWDLSTM(nn.Module):
         return self
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        check_token_ids("x", x, self.vocab_size)                       # integer ids in [0, vocab_size)
         if x.dim() != 2:
             raise ValueError(f"x: expected token ids of shape [batch, time], got {tuple(x.shape)}")
         w = self.encoder.weight
@@ -790,6 +792,9 @@ class ConcatPoolClassifier(nn.Module):
 
     def features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """h_c = [h_T, maxpool(H), meanpool(H)] (Eq. 4), shape [B, 3H], over the first ``lengths`` tokens."""
+        if not isinstance(lengths, torch.Tensor) or lengths.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"lengths: expected an integer tensor of document lengths, got "
+                             f"{getattr(lengths, 'dtype', type(lengths).__name__)}")
         if lengths.shape != (x.shape[0],) or int(lengths.min()) < 1 or int(lengths.max()) > x.shape[1]:
             raise ValueError(f"lengths: expected one length in [1, {x.shape[1]}] per document, got {lengths.tolist()}")
         H = self.lm.encode(x)                                          # [B, T, H]

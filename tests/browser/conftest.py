@@ -1,7 +1,8 @@
 """Fixtures for the browser test of the built book: a local HTTP server and headless Chromium.
 
 Runs after `make book-strict` (the HTML must exist in _build/html). Uses Debian's `chromium` and `chromium-driver`
-(installed by .ci/run); nothing downloads a browser.
+(installed by .ci/run); nothing downloads a browser. The browser is offline: every host name but localhost resolves
+to nothing (OFFLINE_RULES), so a page works only with what the build itself serves, as a downloaded copy would.
 """
 import functools
 import http.server
@@ -16,6 +17,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
+# Every request to a host other than the local server fails (name not resolved): the reader is offline.
+OFFLINE_RULES = "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -47,7 +50,8 @@ def browser():
     opts.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={profile}", "--window-size=1280,900"):
+                 "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={profile}", "--window-size=1280,900",
+                 f"--host-resolver-rules={OFFLINE_RULES}", "--no-proxy-server"):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))

@@ -2,12 +2,15 @@
 
 Per page: no JavaScript error of our own; every image decoded; no raw MyST roles, failed executions or tracebacks;
 every citation links to an entry that exists on the references page; chapter pages launch Colab on that notebook
-under the repository URL of _config.yml. Once: the light/dark switch works. A full-page screenshot of each page is
-saved under _build/screenshots/.
+under the repository URL of _config.yml; every formula is typeset by MathJax, which the build serves itself (the
+browser is offline, see conftest.py). Once: the light/dark switch works; on a phone (390 px) the menu button opens
+the chapter list and the contents button the page contents; on a desktop the menu button hides the chapter list.
+A full-page screenshot of each page is saved under _build/screenshots/, and the phone panels as phone__*.png.
 """
 import json
 import pathlib
 import re
+import time
 import urllib.parse
 
 import pytest
@@ -40,8 +43,27 @@ def _load(driver, url):
     driver.execute_async_script("""
         const done = arguments[arguments.length - 1];
         const imgs = Array.from(document.images);
-        Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })))
+        const typeset = window.MathJax && MathJax.startup && MathJax.startup.promise;
+        Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; }))
+                        .concat([typeset ? typeset.catch(() => null) : null]))
                .then(() => setTimeout(done, 150));
+    """)
+
+
+def _math_report(driver):
+    """Formulas on the page (Sphinx's .math elements), how many MathJax rendered (mjx-container), and any raw TeX
+    delimiters left in the text a reader sees (code blocks excepted)."""
+    return driver.execute_script(r"""
+        const main = document.querySelector('main');
+        const maths = Array.from(main.querySelectorAll('.math'));
+        const prose = main.cloneNode(true);
+        prose.querySelectorAll('pre, code, .highlight, script, mjx-container').forEach(e => e.remove());
+        const text = prose.textContent;
+        return {formulas: maths.length,
+                typeset: maths.filter(m => m.querySelector('mjx-container') || m.closest('mjx-container')).length,
+                containers: main.querySelectorAll('mjx-container').length,
+                raw: ['$$', '\\(', '\\[', '\\frac', '\\mathrm'].filter(d => text.includes(d)),
+                version: (window.MathJax && MathJax.version) || null};
     """)
 
 
@@ -94,12 +116,21 @@ def test_page_as_a_reader_meets_it(page, site, browser, bibliography_ids):
             return Array.from(document.querySelectorAll('main .cell_output img')).filter(i => !i.alt.trim()).length""")
         assert not no_alt, f"{page}: {no_alt} figures without a text alternative (alt)"
 
+    if page == "book/compute":                            # the notebook, attention and norm timings
+        tables = browser.execute_script("return document.querySelectorAll('main table').length")
+        assert tables == 3, f"{page}: {tables} tables rendered, expected 3 (raw pipes in a text block?)"
+
+    math = _math_report(browser)
+    assert not math["raw"], f"{page}: raw TeX visible to the reader: {math['raw']} ({math})"
+    assert math["typeset"] == math["formulas"], f"{page}: MathJax typeset only some formulas: {math}"
+
     errors = _own_errors(browser, site)
     assert not errors, f"{page}: JavaScript errors: {errors}"
     _screenshot(browser, page)
     figures = browser.execute_script("return document.querySelectorAll('main .cell_output img').length")
     print(f"[browser] {page}: {figures} figures ({len(images)} images), {len(cites)} citation links, "
-          f"screenshot _build/screenshots/{page.replace('/', '__')}.png")
+          f"{math['formulas']} formulas typeset offline (MathJax {math['version']}),\n"
+          f"          screenshot _build/screenshots/{page.replace('/', '__')}.png")
 
 
 def test_light_dark_switch(site, browser):
@@ -112,3 +143,127 @@ def test_light_dark_switch(site, browser):
     assert {"light", "dark"} <= seen, f"the theme switch only gave {seen}"
     bg = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
     assert bg, "no background colour after switching"
+
+
+def test_the_browser_is_offline(site, browser):
+    """The offline checks mean something only if the outside world is unreachable: a CDN fetch must fail."""
+    _load(browser, f"{site}/{PAGES[0]}.html")
+    outcome = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js', {mode: 'no-cors'})
+            .then(() => done('reached'), e => done('failed: ' + e));
+    """)
+    assert outcome.startswith("failed"), f"the browser reached the network ({outcome}): the offline test is void"
+    local = [s for s in browser.execute_script("return Array.from(document.scripts).map(s => s.src)")
+             if "mathjax" in s.lower()]
+    assert local and all(s.startswith(site) for s in local), f"MathJax is not served by the book itself: {local}"
+
+
+#: The chapter page used for the phone checks (it has sections, so it has page contents).
+PHONE_PAGE = next(p for p in PAGES if p.startswith("notebooks/01"))
+PHONE = (390, 844)
+
+# Where a panel is on screen: the fraction of its links that a tap at their centre would reach (elementFromPoint
+# finds the link itself, not the page behind or an overlay), and the panel's box.
+_PANEL_STATE = """
+    const panel = document.querySelector(arguments[0]);
+    if (!panel) return null;
+    const links = Array.from(panel.querySelectorAll('a[href]'));
+    const reachable = links.filter(a => {
+        const r = a.getBoundingClientRect();
+        if (r.width <= 0 || r.height <= 0 || r.bottom <= 0 || r.top >= innerHeight) return false;
+        const x = r.left + Math.min(r.width / 2, 20), y = r.top + r.height / 2;
+        if (x < 0 || x >= innerWidth) return false;
+        const hit = document.elementFromPoint(x, y);
+        return hit && (hit === a || a.contains(hit));
+    });
+    const box = panel.getBoundingClientRect();
+    return {links: links.length, reachable: reachable.length, left: box.left, right: box.right,
+            visibility: getComputedStyle(panel).visibility};
+"""
+
+
+def _panel(driver, selector):
+    return driver.execute_script(_PANEL_STATE, selector)
+
+
+def _wait_for(driver, selector, opened, timeout=3.0):
+    """Wait until the panel's links can (opened) or cannot (not opened) be tapped; return the last state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = _panel(driver, selector)
+        if state and (state["reachable"] > 0) == opened or time.monotonic() > deadline:
+            return state
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("button, panel, what, shot", [
+    (".primary-toggle", ".bd-sidebar-primary", "the chapter list", "phone__menu_open"),
+    (".secondary-toggle", ".bd-sidebar-secondary", "the page contents", "phone__contents_open"),
+])
+def test_phone_reader_opens_panel(site, browser, button, panel, what, shot):
+    """At 390 px both sidebars start hidden; tapping the visible header button (a real click, as a finger would)
+    must make the panel's links tappable. A button that only shows its tooltip leaves them unreachable."""
+    browser.set_window_size(*PHONE)
+    try:
+        _load(browser, f"{site}/{PHONE_PAGE}.html")
+        before = _panel(browser, panel)
+        assert before and before["links"], f"{PHONE_PAGE}: no {what} ({panel}) on the page"
+        assert before["reachable"] == 0, f"at {PHONE[0]} px {what} should start hidden: {before}"
+        buttons = [b for b in browser.find_elements("css selector", button) if b.is_displayed()]
+        assert len(buttons) == 1, f"expected one visible {button} button at {PHONE[0]} px, found {len(buttons)}"
+        buttons[0].click()
+        _wait_for(browser, panel, opened=True)
+        time.sleep(0.6)                                   # let the slide-in transition finish
+        after = _panel(browser, panel)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SHOTS / f"{shot}.png"))
+        assert after["reachable"] >= min(3, after["links"]), \
+            f"tapping {button} at {PHONE[0]} px did not open {what}: {after} (screenshot {shot}.png)"
+        assert after["left"] >= -5 and after["right"] <= PHONE[0] + 5, f"{what} opened partly off screen: {after}"
+        print(f"[browser] phone {PHONE[0]} px: {button} opens {what} ({after['reachable']} of {after['links']} "
+              f"links tappable), screenshot _build/screenshots/{shot}.png")
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+def test_desktop_menu_button_hides_chapter_list(site, browser):
+    """On a desktop the chapter list starts open and the menu button collapses it."""
+    _load(browser, f"{site}/{PHONE_PAGE}.html")
+    before = _panel(browser, ".bd-sidebar-primary")
+    assert before and before["reachable"] > 0, f"the chapter list is not open on a desktop: {before}"
+    browser.find_element("css selector", ".primary-toggle").click()
+    after = _wait_for(browser, ".bd-sidebar-primary", opened=False)
+    assert after["reachable"] == 0, f"the menu button did not hide the chapter list on a desktop: {after}"
+
+
+def test_desktop_has_one_search_box_and_no_second_top_bar(site, browser):
+    """One search field (in the sidebar) and no extra header bar above the article with a second one."""
+    _load(browser, f"{site}/{PHONE_PAGE}.html")
+    fields = browser.execute_script("""
+        return Array.from(document.querySelectorAll('.search-button-field, form.bd-search, input[type=search]'))
+            .filter(e => { const r = e.getBoundingClientRect();
+                           return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; })
+            .map(e => e.className || e.tagName)""")
+    assert len(fields) == 1, f"expected one search box on a desktop, found {fields}"
+    bars = browser.execute_script("""
+        return Array.from(document.querySelectorAll('header, .bd-header'))
+            .filter(h => h.getBoundingClientRect().height > 1)
+            .map(h => h.className + ' ' + Math.round(h.getBoundingClientRect().height) + 'px')""")
+    assert not bars, f"a top bar above the article on a desktop: {bars}"
+
+
+def test_contents_highlight_reaches_the_last_section(site, browser):
+    """Scrolled to the end of a chapter, the page contents highlight its last section, not an earlier one."""
+    _load(browser, f"{site}/{PHONE_PAGE}.html")
+    last = browser.execute_script("return Array.from(document.querySelectorAll('.bd-toc-nav a')).pop().hash")
+    browser.execute_script("window.scrollTo(0, document.documentElement.scrollHeight)")
+    active = None
+    for _ in range(30):
+        time.sleep(0.1)
+        active = browser.execute_script("""
+            return Array.from(document.querySelectorAll('.bd-toc-nav a.active, .bd-toc-nav .active > a'))
+                        .map(a => a.hash)""")
+        if active and active[-1] == last:
+            break
+    assert active and active[-1] == last, f"at the end of {PHONE_PAGE} the contents highlight {active}, not {last}"
