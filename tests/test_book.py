@@ -230,3 +230,22 @@ def test_compute_appendix_has_no_table_inside_a_code_block():
         assert not rows, f"book/compute.md: table rows inside a code block: {rows[:2]}"
     separators = re.findall(r"^\|[-| :]+\|$", text, flags=re.M)
     assert len(separators) == 3, f"expected the notebook, attention and norm tables, found {len(separators)}"
+
+
+def test_every_glue_call_in_the_notebooks_declares_its_tolerance():
+    """Portable mode compares glued numbers within the tolerance each glue call declares (CONTRIBUTING.md)."""
+    calls = 0
+    for nb in NOTEBOOKS:
+        for cell in _cells(nb):
+            if cell["cell_type"] != "code":
+                continue
+            src = _src(cell)
+            for start in (m.start() for m in re.finditer(r"fp\.book\.glue\(", src)):
+                depth, end = 0, start
+                for end in range(start, len(src)):
+                    depth += {"(": 1, ")": -1}.get(src[end], 0)
+                    if depth == 0 and src[end] == ")":
+                        break
+                calls += 1
+                assert "tol=" in src[start:end], f"{nb.name}: {src[start:end][:70]}"
+    assert calls >= 30

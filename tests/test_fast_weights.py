@@ -430,13 +430,16 @@ def test_fig2_capacity_softmax_control_large_S_failure_and_order(seed):
 @pytest.mark.claims
 @pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
 def test_fig3_delta_rule_overwrites_where_the_sum_rule_piles_up(seed):
+    """DPFP-1 with repeated keys: the delta rule ends below the sum rule at every S, and the sum rule above 0.1.
+    Calibration (seeds 0-9 here, 0-4 on the other float path): sum - delta at least 0.06 (seed 5, S = 8), the sum
+    rule at least 0.196. Not claimed, reported: the delta rule below 0.01 at S = 4 held on 12 of 15 seed-paths; on
+    the others it lost one of the four keys (0.09-0.22), a stall like DPFP-1's at S = 8 in the capacity figure."""
     res = fw.overwrite_sweep(seed=seed, n_keys=(4, 8, 12), progress=False)
     loss = {cell: r.eval_loss for cell, r in res.items()}
     claims.report("Fig. 3 setting: DPFP-1, keys with replacement, sum vs delta rule", seed,
                   **{f"{r}_S{s}": v for (r, s), v in loss.items()})
     assert all(loss[("delta", s)] < loss[("sum", s)] for s in (4, 8, 12))
     assert all(loss[("sum", s)] > 0.1 for s in (4, 8, 12))
-    assert loss[("delta", 4)] < 0.01
 
 
 def test_group_computes_what_each_model_computes_and_trains_like_it():

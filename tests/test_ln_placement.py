@@ -373,12 +373,14 @@ def _run(seed, position, warmup):
 @pytest.mark.claims
 @pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
 def test_post_ln_without_warmup_stalls_at_the_unigram_entropy(seed):
-    """Fig. 2 in miniature (L=12, 400 steps, lr 1e-3): Post-LN without warmup ends within 0.1 of the unigram
-    entropy and at least 0.5 above Post-LN with 200 warmup steps."""
+    """Fig. 2 in miniature (L=12, 400 steps, lr 1e-3): Post-LN without warmup ends within 0.2 of the unigram
+    entropy and at least 0.5 above Post-LN with 200 warmup steps. Calibration (seeds 0-9 here, 0-4 on the other
+    float path): |no warmup - H| at most 0.118 (seeds 7 and 8 end at 3.135, H = 3.253: the bound of 0.1 used before
+    failed there); no warmup - warmup at least 0.673."""
     none, warm = _run(seed, "post", 0), _run(seed, "post", 200)
-    claims.report("Post-LN: |no warmup - H| <= 0.1 and no warmup >= warmup + 0.5", seed, post_none=none.final_loss,
+    claims.report("Post-LN: |no warmup - H| <= 0.2 and no warmup >= warmup + 0.5", seed, post_none=none.final_loss,
                   post_warmup=warm.final_loss, H=none.unigram_entropy)
-    assert abs(none.final_loss - none.unigram_entropy) <= 0.1
+    assert abs(none.final_loss - none.unigram_entropy) <= 0.2
     assert none.final_loss >= warm.final_loss + 0.5
 
 
