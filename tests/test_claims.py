@@ -38,9 +38,10 @@ def test_report_appends_to_the_claims_log_when_asked(monkeypatch, tmp_path, caps
     assert len(log.read_text(encoding="utf-8").splitlines()) == 2
 
 
-def test_glue_rejects_bad_names_and_non_numbers():
+def test_glue_rejects_bad_names_and_non_numbers(monkeypatch):
     from fourpapers import book
 
+    monkeypatch.delenv("FOURPAPERS_GLUE_LOG", raising=False)   # keep make test's glue log free of this example
     with pytest.raises(ValueError, match="name"):
         book.glue("bad name", 1.0)
     with pytest.raises(ValueError, match="value"):
@@ -51,6 +52,7 @@ def test_glue_rejects_bad_names_and_non_numbers():
 
 def test_structured_results_join_reports_and_outcomes(monkeypatch, tmp_path, capsys):
     path = tmp_path / "claims.jsonl"
+    monkeypatch.delenv("FOURPAPERS_CLAIMS_LOG", raising=False)   # keep make test's claims log free of this example
     monkeypatch.setenv("FOURPAPERS_CLAIMS_JSONL", str(path))
     monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_ulmfit.py::test_x[1] (call)")
     claims.report("error below scratch", 1, sup=3.7, scratch=42.7, ratio="> 4.17")
