@@ -24,7 +24,7 @@ NBVAL_portable := --nbval-lax $(NBVAL_COMMON)
 # Another float path on this machine (ATen's scalar kernels, oneDNN at SSE4.1): fourpapers.book.ALT_FLOAT_PATH.
 ALT_FLOAT_PATH := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41
 
-.PHONY: help venv lock book test unit nbval book-strict browser notebooks clean bench claims-portable calibrate
+.PHONY: help venv lock book test unit nbval book-strict browser notebooks clean bench claims-portable calibrate ledger
 
 help:
 	@echo "make book       build the HTML book into _build/html (sets up .venv first)"
@@ -33,6 +33,8 @@ help:
 	@echo "make notebooks  re-execute every notebook in place (after any change to src/)"
 	@echo "make lock       refresh the lock requirements.txt from requirements.in (UPGRADE=1: newest versions)"
 	@echo "make bench      regenerate the compute-budget appendix (book/compute.md)"
+	@echo "make ledger     render the claims ledger (book/claims.md) from the last make test; with"
+	@echo "                FOURPAPERS_SEEDS=11,12,13: run every claim on those seeds, page in _build/ledger-11-12-13/"
 	@echo "make clean      remove _build and caches (keeps .venv)"
 
 # requirements.txt is the lock: every package at one version (made from requirements.in by `make lock`).
@@ -77,6 +79,8 @@ test: $(STAMP)
 	  echo "Glued numbers against the stored notebooks (portable mode):"; \
 	  $(PY) -m fourpapers check-glue $(GLUE_LOG) $(NOTEBOOKS) || status=1; \
 	fi; \
+	echo "The claims ledger (book/claims.md) against this run:"; \
+	$(PY) -m fourpapers.ledger check $(CLAIMS_JSONL) || status=1; \
 	echo "nbval mode: $$mode"; exit $$status
 	$(MAKE) --no-print-directory book-strict
 	$(MAKE) --no-print-directory browser
@@ -96,6 +100,24 @@ claims-portable: $(STAMP)
 CALIBRATE ?= native@0,1,2,3,4,5,6,7,8,9 alt@0,1,2,3,4
 calibrate: $(STAMP)
 	PY=$(PY) benchmarks/calibrate_claims.sh $(CALIBRATE)
+
+# The claims ledger, book/claims.md: every claims test per chapter with its numbers per seed (fourpapers.ledger,
+# book/claims.yml). Rendered from the last `make test` (LEDGER_RUN; LEDGER_SEEDS picks the seeds it shows). With
+# FOURPAPERS_SEEDS set it first runs every claims test on those seeds and writes the page to _build/ledger-<seeds>/,
+# leaving the committed page alone.
+LEDGER_RUN ?= $(CLAIMS_JSONL)
+LEDGER_SEEDS ?=
+ledger: $(STAMP)
+	@if [ -n "$$FOURPAPERS_SEEDS" ]; then \
+	  out=_build/ledger-$$(echo "$$FOURPAPERS_SEEDS" | tr -d ' ' | tr ',' '-'); mkdir -p $$out; \
+	  rm -f $$out/claims.jsonl; status=0; \
+	  FOURPAPERS_CLAIMS_JSONL=$(CURDIR)/$$out/claims.jsonl \
+	    $(PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider -q -m claims tests --ignore=tests/browser || status=$$?; \
+	  $(PY) -m fourpapers.ledger render $$out/claims.jsonl --out $$out/claims.md \
+	    --source "every claims test run on seeds $$FOURPAPERS_SEEDS" || status=1; exit $$status; \
+	else \
+	  $(PY) -m fourpapers.ledger render $(LEDGER_RUN) $(if $(LEDGER_SEEDS),--seeds $(LEDGER_SEEDS)) --out book/claims.md; \
+	fi
 
 # Open every page of the built book in headless Chromium (Debian packages chromium, chromium-driver).
 browser: $(STAMP)

@@ -1,11 +1,17 @@
 """Write the compute-budget appendix, book/compute.md (run by `make bench`).
 
-It gathers, in one run on this machine: each notebook's execution seconds (from the per-cell timestamps that
-`make notebooks` stores), chapter 2's attention timing table (benchmarks/attention.py) and chapter 4's norm timing
-(benchmarks/norms.py), with the machine's cores and processor noted.
+It gathers, in one run on this machine: every notebook executed fresh (benchmarks/execute_notebooks.py, one notebook
+at a time, one thread, copies in _build/bench), its wall seconds (first cell to last) and the one-thread matmul speed
+measured right after it (fourpapers.book.matmul_gflops), so its reference-seconds and its budget
+(fourpapers.book.budget_table); then chapter 2's attention timing table (benchmarks/attention.py) and chapter 4's
+norm timing (benchmarks/norms.py), with the machine's cores and processor noted. About 10 CPU-minutes.
+
+    python benchmarks/appendix.py            # the whole page, everything measured fresh (make bench)
+    python benchmarks/appendix.py --stored   # only the budget table, from the stored notebooks' closing lines
 """
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -17,7 +23,8 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "book" / "compute.md"
-BUDGETS = {"00_toolkit": 60, "01_ln_placement": 90, "02_fast_weights": 90, "03_ulmfit": 120, "04_gopher": 90}
+BENCH = ROOT / "_build" / "bench"
+SECTION = "## Notebook execution seconds"
 
 
 def _stamp(text):
@@ -72,23 +79,107 @@ def _run(script: str) -> str:
     return proc.stdout.strip() + f"\n\n(measured in {time.perf_counter() - start:.0f} s)"
 
 
-def main() -> None:
+def execute_fresh(nb: pathlib.Path, out: pathlib.Path = BENCH) -> tuple[str, float, float]:
+    """Execute one notebook into ``out`` (default _build/bench; one thread, each cell within 900 s) and measure the
+    machine right after it: ``(stem, wall seconds first cell to last, one-thread GFLOP/s)``."""
+    from fourpapers.book import matmul_gflops
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "execute_notebooks.py"), str(nb), "--out", str(out),
+                    "--cell-limit", "900"], env=env, cwd=ROOT, check=True)
+    seconds = notebook_seconds(out / nb.name)
+    if seconds is None:
+        raise RuntimeError(f"{nb.name}: the executed copy records no cell timestamps")
+    return nb.stem, seconds, matmul_gflops()
+
+
+def stored_rows(notebooks) -> list[tuple[str, float, float]]:
+    """``(stem, seconds, GFLOP/s)`` of each notebook's stored execution, read from its closing line
+    (fourpapers.book.executed_line), without executing anything."""
+    from fourpapers.book import read_executed_line
+
+    rows = []
+    for nb in notebooks:
+        last = json.loads(pathlib.Path(nb).read_text(encoding="utf-8"))["cells"][-1]
+        text = "".join("".join(o.get("text", "")) for o in last.get("outputs", []))
+        rows.append((pathlib.Path(nb).stem, *read_executed_line(text)))
+    return rows
+
+
+def _executed_on(nb: pathlib.Path) -> str:
+    """The date a stored notebook's last cell was executed (from its execution timestamps), or "date unknown"."""
+    meta = json.loads(nb.read_text(encoding="utf-8"))["cells"][-1].get("metadata", {}).get("execution", {})
+    stamp = _stamp(meta.get("shell.execute_reply"))
+    return stamp.date().isoformat() if stamp else "date unknown"
+
+
+def notebook_section(rows, source: str) -> str:
+    """The appendix's section on notebook seconds: what reference-seconds are, the budget table of ``rows``
+    (fourpapers.book.budget_table) and where the numbers come from (``source``, one sentence)."""
+    from fourpapers.book import BOOK_BUDGET, REFERENCE_GFLOPS, budget_table
+
+    return f"""{SECTION}
+
+A chapter's budget is stated in **reference-seconds**: its wall seconds × (the one-thread fp32 matmul GFLOP/s of
+`fourpapers.book.matmul_gflops()`, measured in the same run) / {REFERENCE_GFLOPS:.0f}, i.e. its time on a machine
+whose one thread does {REFERENCE_GFLOPS:.0f} GFLOP/s. The product travels better than seconds: a faster machine takes
+fewer seconds and reports more GFLOP/s (as far as a chapter is bound by matrix products on one thread). Each
+chapter's closing line prints the same three numbers. Budgets: chapter 0 ≤ 30, chapters 1 and 2 ≤ 90, chapters 3
+and 4 ≤ 150, all five ≤ {BOOK_BUDGET}.
+
+{source}
+
+{budget_table(rows)}
+
+Timings on a shared machine vary: chapter 4 took 102 to 145 s in four executions of the same computation on one day
+(2026-11-26, an AMD EPYC whose one-thread matmul read 60–85 GFLOP/s meanwhile), so a row within a few
+reference-seconds of its budget is within the noise; re-execute on a quiet machine before quoting it.
+"""
+
+
+def replace_section(page: str, section: str) -> str:
+    """``page`` with its notebook-seconds section (from its heading to the next ``## `` heading) replaced by
+    ``section``."""
+    start = page.find(SECTION)
+    if start < 0:
+        raise ValueError(f"page: expected a section headed {SECTION!r}")
+    end = page.find("\n## ", start + len(SECTION))
+    end = len(page) if end < 0 else end + 1
+    return page[:start] + section.rstrip("\n") + "\n\n" + page[end:]
+
+
+def main(argv=None) -> None:
     import torch
 
-    from fourpapers.book import cpu_model, machine
+    from fourpapers.book import budget_table, cpu_model, machine
 
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stored", action="store_true",
+                    help="rewrite only the budget table, from the stored notebooks' closing lines (executes nothing)")
+    args = ap.parse_args(argv)
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if args.stored:
+        rows = stored_rows(notebooks)
+        dates = sorted({_executed_on(nb) for nb in notebooks})
+        source = ("The numbers below are the stored executions' own closing lines (`make notebooks`, "
+                  f"{', '.join(dates)}): each notebook's seconds and the matmul\nspeed its kernel measured right "
+                  "after them. They are not a fresh `make bench` run, which executes every notebook again.")
+        page = replace_section(OUT.read_text(encoding="utf-8"), notebook_section(rows, source))
+        OUT.write_text(page, encoding="utf-8")
+        print(budget_table(rows))
+        print(f"rewrote the budget table of {OUT.relative_to(ROOT)} from the stored notebooks")
+        return
+    rows = [execute_fresh(nb) for nb in notebooks]
+    source = (f"Measured by `make bench` on {dt.date.today().isoformat()}: every notebook executed fresh, one at a "
+              "time,\nits matmul speed measured right after it.")
+    section = notebook_section(rows, source)
     machine_line = machine()
-    rows = []
-    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        secs = notebook_seconds(nb)
-        budget = BUDGETS.get(nb.stem)
-        rows.append(f"| `{nb.name}` | {'—' if secs is None else f'{secs:.0f}'} | {budget or '—'} |")
     attention, norms = _run("attention.py"), _run("norms.py")
     text = f"""# Appendix: the compute budget
 
-Every chapter runs on a laptop CPU. This page is generated by `make bench` (`benchmarks/appendix.py`): the
-notebooks' execution seconds come from the per-cell timestamps that `make notebooks` stores, and the two timing
-tables below were measured side by side in one run.
+Every chapter runs on a laptop CPU. This page is generated by `make bench` (`benchmarks/appendix.py`): every
+notebook is executed fresh, one at a time on one thread, and its seconds are checked against its budget in
+reference-seconds; the two timing tables below were measured side by side in the same run.
 
 **Machine:** {os.cpu_count()} cores ({cpu_model()}), {platform.system()} {platform.machine()}, Python
 {platform.python_version()}, torch {torch.__version__}; every notebook and benchmark pins torch to **one thread**.
@@ -96,21 +187,7 @@ Its speed, to compare machines: {machine_line.split("one thread: ", 1)[-1]} on o
 (`fourpapers.book.machine()`; each chapter's last cell prints the same line beside its seconds). Generated
 {dt.date.today().isoformat()}.
 
-## Notebook execution seconds
-
-Wall-clock seconds of the stored execution (first cell to last), against each chapter's budget. They are what this
-machine gave: re-execute (`make notebooks`) and regenerate this page (`make bench`) on a quiet machine before quoting
-them. Machines differ a lot: the chapters' budgets were planned from measurements on a machine whose fp32 matmul ran
-at about 160 GFLOP/s on one thread (and, judging by their timings, so were the chapters' calibrations). On an AMD EPYC that gave 52–85 GFLOP/s from run to run
-(2026-11-26), the same code took about twice as long: chapter 3's world-A pretraining 60 s against 28 s in its
-calibration, chapter 4's model family 71–104 s against 38 s. The same machine also varied from run to run: chapter 4
-took 102 to 145 s in four executions of the same computation on one day (its one-thread matmul speed read 60–85
-GFLOP/s meanwhile), and its largest model's 800 training steps took 31–51 s in separate measurements.
-
-| notebook | seconds | budget |
-|---|---|---|
-{chr(10).join(rows)}
-
+{section}
 ## Attention: softmax (SDPA) vs chunked linear attention (chapter 2)
 
 {as_markdown(attention)}
@@ -120,6 +197,7 @@ GFLOP/s meanwhile), and its largest model's 800 training steps took 31–51 s in
 {as_markdown(norms)}
 """
     OUT.write_text(text, encoding="utf-8")
+    print(budget_table(rows))
     print(f"wrote {OUT.relative_to(ROOT)}")
 
 

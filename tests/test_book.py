@@ -90,6 +90,140 @@ def test_machine_names_the_processor_and_a_measured_speed():
         book.machine(repeats=0)
 
 
+def test_matmul_gflops_measures_one_thread_and_machine_reuses_a_given_speed(monkeypatch):
+    from fourpapers import book
+
+    threads = __import__("torch").get_num_threads()
+    speed = book.matmul_gflops(size=64, repeats=2)
+    assert 0 < speed < 1e5 and __import__("torch").get_num_threads() == threads
+    for bad in ({"size": 8}, {"size": 64.0}, {"repeats": 0}, {"repeats": True}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            book.matmul_gflops(**bad)
+    monkeypatch.setattr(book, "matmul_gflops", lambda *a: pytest.fail("machine() measured although given gflops"))
+    assert book.machine(gflops=63.4).endswith("one thread: 63 GFLOP/s fp32 matmul")
+    for bad in (0, -1.0, float("nan"), float("inf"), "63", True):
+        with pytest.raises(ValueError, match="gflops"):
+            book.machine(gflops=bad)
+
+
+def test_reference_seconds_scale_wall_seconds_to_a_100_gflops_thread():
+    from fourpapers import book
+
+    assert book.reference_seconds(243, 80) == pytest.approx(194.4)
+    assert book.reference_seconds(100, 100) == 100 and book.reference_seconds(0, 50) == 0
+    assert book.reference_seconds(60, 200) == pytest.approx(120)    # twice as fast a thread: twice the work per second
+    for seconds, gflops, arg in ((-1, 80, "seconds"), (float("nan"), 80, "seconds"), ("5", 80, "seconds"),
+                                 (5, 0, "gflops"), (5, -3, "gflops"), (5, float("inf"), "gflops"), (5, None, "gflops")):
+        with pytest.raises(ValueError, match=arg):
+            book.reference_seconds(seconds, gflops)
+
+
+def test_executed_line_round_trips_and_old_stamps_are_read():
+    from fourpapers import book
+
+    line = book.executed_line(243.2, 80.4)
+    assert line.startswith("executed in 243 s on ") and "one thread: 80 GFLOP/s" in line
+    assert "= 196 reference-seconds" in line                  # 243.2 * 80.4 / 100
+    assert book.read_executed_line(line) == (243.0, 80.0)
+    assert book.read_executed_line("executed in 22 s on AMD EPYC, 2 cores, one thread: 63 GFLOP/s fp32 matmul\n") \
+        == (22.0, 63.0)
+    with pytest.raises(ValueError, match="text"):
+        book.read_executed_line("executed in 22 s")
+
+
+def test_every_chapter_closes_with_its_seconds_reference_seconds_and_machine():
+    from fourpapers import book
+
+    for nb in NOTEBOOKS:
+        last = _cells(nb)[-1]
+        assert "fp.book.executed_line(seconds, fp.book.matmul_gflops())" in _src(last), nb.name
+        assert "nbval-ignore-output" in last["metadata"].get("tags", []), nb.name
+        seconds, gflops = book.read_executed_line("".join(last["outputs"][0]["text"]))
+        assert seconds > 0 and gflops > 0, nb.name
+
+
+def test_budget_table_marks_each_notebook_and_the_total_against_its_budget():
+    from fourpapers import book
+
+    rows = [("00_toolkit", 22, 63), ("03_ulmfit", 243, 80), ("04_gopher", 230, 65.3)]
+    table = book.budget_table(rows).splitlines()
+    assert table[0].startswith("| notebook | wall seconds |") and len(table) == 2 + 3 + 1
+    assert table[2] == "| `00_toolkit.ipynb` | 22 | 63 | 14 | 30 | within budget |"
+    assert table[3] == "| `03_ulmfit.ipynb` | 243 | 80 | 194 | 150 | **over budget** |"
+    assert table[4].endswith("| 150 | within budget |")         # 230 * 65.3 / 100 = 150.2 prints as 150: not over
+    assert table[5] == "| **all 3** | 495 | | 358 | 500 | within budget |"
+    over = book.budget_table(rows, total_budget=300).splitlines()[-1]
+    assert over == "| **all 3** | 495 | | 358 | 300 | **over budget** |"
+    assert book.budget_table([("x", 10, 100)], budgets={"x": 9}).splitlines()[2].endswith("| 9 | **over budget** |")
+    with pytest.raises(ValueError, match="rows"):
+        book.budget_table([])
+    with pytest.raises(ValueError, match="rows"):
+        book.budget_table([("05_missing", 10, 60)])
+    with pytest.raises(ValueError, match="rows"):
+        book.budget_table([("00_toolkit", 10)])
+    with pytest.raises(ValueError, match="gflops"):
+        book.budget_table([("00_toolkit", 10, 0)])
+    with pytest.raises(ValueError, match="total_budget"):
+        book.budget_table(rows, total_budget=0)
+    assert set(book.BUDGETS) == {p.stem for p in NOTEBOOKS}                 # every chapter has a budget
+
+
+def _appendix():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("appendix", ROOT / "benchmarks" / "appendix.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_appendix_reads_stored_closing_lines_and_replaces_only_its_own_section(tmp_path):
+    appendix = _appendix()
+    nb = tmp_path / "03_ulmfit.ipynb"
+    line = "executed in 243 s on AMD EPYC, 2 cores, one thread: 80 GFLOP/s fp32 matmul = 194 reference-seconds\n"
+    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "", "metadata": {},
+                                         "outputs": [{"output_type": "stream", "name": "stdout", "text": [line]}]}]}),
+                  encoding="utf-8")
+    rows = appendix.stored_rows([nb])
+    assert rows == [("03_ulmfit", 243.0, 80.0)]
+    section = appendix.notebook_section(rows, "From a test.")
+    assert section.startswith(appendix.SECTION) and "| `03_ulmfit.ipynb` | 243 | 80 | 194 | 150 | **over budget** |" \
+        in section and "From a test." in section
+    page = "# Title\n\nintro\n\n" + appendix.SECTION + "\n\nold table\n\n## Attention\n\nkept\n"
+    new = appendix.replace_section(page, section)
+    assert new.startswith("# Title\n\nintro\n\n" + section) and new.endswith("\n\n## Attention\n\nkept\n")
+    assert "old table" not in new
+    assert appendix.replace_section(appendix.SECTION + "\nold\n", "new\n") == "new\n\n"   # the last section
+    with pytest.raises(ValueError, match="page"):
+        appendix.replace_section("# no such section\n", section)
+
+
+def test_appendix_executes_a_notebook_fresh_and_measures_the_machine_after_it(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("import time"), nbformat.v4.new_code_cell("time.sleep(1.5)")]
+    nbformat.write(nb, tmp_path / "00_toolkit.ipynb")
+    name, seconds, gflops = _appendix().execute_fresh(tmp_path / "00_toolkit.ipynb", out=tmp_path / "bench")
+    assert name == "00_toolkit" and 1.5 <= seconds < 60 and gflops > 0
+    assert (tmp_path / "bench" / "00_toolkit.ipynb").is_file()
+
+
+def test_committed_appendix_states_the_budgets_and_the_readme_promises_the_same():
+    from fourpapers import book
+
+    page = (ROOT / "book" / "compute.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, budget in book.BUDGETS.items():
+        row = rf"\| `{name}\.ipynb` \| \d+ \| \d+ \| \d+ \| {budget} \| (within budget|\*\*over budget\*\*) \|"
+        assert re.search(row, page), name
+    assert re.search(rf"\| \*\*all 5\*\* \| \d+ \| \| \d+ \| {book.BOOK_BUDGET} \|", page)
+    lo, hi = min(book.BUDGETS.values()), max(book.BUDGETS.values())
+    assert "reference-seconds" in readme and f"{lo} to {hi} reference-seconds" in readme, "README: budgets"
+    assert f"all five within {book.BOOK_BUDGET}" in readme, "README: the book's budget"
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Checks that travel: the float path, glued numbers and their tolerances, the nbval mode, the executor
 # ------------------------------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ import time
 
 import torch
 
-__all__ = ["glue", "stamp", "Timer", "machine", "cpu_model", "float_path", "ALT_FLOAT_PATH", "nbval_mode",
-           "check_glue", "stored_glue"]
+__all__ = ["glue", "stamp", "Timer", "machine", "matmul_gflops", "reference_seconds", "REFERENCE_GFLOPS", "BUDGETS",
+           "BOOK_BUDGET", "budget_table", "executed_line", "read_executed_line", "cpu_model", "float_path",
+           "ALT_FLOAT_PATH", "nbval_mode", "check_glue", "stored_glue"]
 
 GLUE_LOG_ENV = "FOURPAPERS_GLUE_LOG"
 # Another float path on the same machine, at no matmul cost: ATen's scalar (non-vectorised) elementwise and
@@ -91,15 +92,13 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def machine(size: int = 1024, repeats: int = 5) -> str:
-    """This machine in one line, so that a chapter's seconds can be compared across machines: the processor, its
-    cores, and the fp32 matrix-multiply speed of one thread (best of ``repeats`` products of ``size`` x ``size``
-    matrices, 2 size^3 flops each). Takes about a second."""
-    import os
-
-    if not isinstance(size, int) or size < 16:
+def matmul_gflops(size: int = 1024, repeats: int = 5) -> float:
+    """This machine's fp32 matrix-multiply speed on one thread, in GFLOP/s: the best of ``repeats`` products of two
+    ``size`` x ``size`` matrices (2 size^3 flops each), after one warm-up product. Takes about a second. torch's
+    thread count is restored afterwards. The yardstick of :func:`reference_seconds` and of :func:`machine`."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 16:
         raise ValueError(f"size: expected an integer >= 16, got {size!r}")
-    if not isinstance(repeats, int) or repeats < 1:
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats: expected a positive integer, got {repeats!r}")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -114,7 +113,91 @@ def machine(size: int = 1024, repeats: int = 5) -> str:
             best = min(best, time.perf_counter() - t0)
     finally:
         torch.set_num_threads(threads)
-    return f"{cpu_model()}, {os.cpu_count()} cores, one thread: {2 * size ** 3 / best / 1e9:.0f} GFLOP/s fp32 matmul"
+    return 2 * size ** 3 / best / 1e9
+
+
+def machine(size: int = 1024, repeats: int = 5, gflops: float | None = None) -> str:
+    """This machine in one line, so that a chapter's seconds can be compared across machines: the processor, its
+    cores, and the fp32 matrix-multiply speed of one thread (:func:`matmul_gflops` with ``size`` and ``repeats``;
+    pass ``gflops`` when it was just measured, so that it is not measured twice)."""
+    if gflops is None:
+        gflops = matmul_gflops(size, repeats)
+    elif isinstance(gflops, bool) or not isinstance(gflops, (int, float)) or not 0 < gflops < float("inf"):
+        raise ValueError(f"gflops: expected a positive number of GFLOP/s, got {gflops!r}")
+    return f"{cpu_model()}, {os.cpu_count()} cores, one thread: {gflops:.0f} GFLOP/s fp32 matmul"
+
+
+# A reference-second is a second on a machine whose one thread multiplies fp32 matrices at this speed.
+REFERENCE_GFLOPS = 100.0
+# Each chapter's time budget in reference-seconds (one thread), and the whole book's: `make bench` checks them.
+BUDGETS = {"00_toolkit": 30, "01_ln_placement": 90, "02_fast_weights": 90, "03_ulmfit": 150, "04_gopher": 150}
+BOOK_BUDGET = 500
+
+
+def _positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
+    return float(value)
+
+
+def reference_seconds(seconds: float, gflops: float) -> float:
+    """A run's wall ``seconds`` expressed in reference-seconds: its time on a machine whose one thread does
+    :data:`REFERENCE_GFLOPS` (100) GFLOP/s fp32 matmul, i.e. ``seconds * gflops / 100``, where ``gflops`` is this
+    machine's :func:`matmul_gflops` measured in the same run. A faster machine takes fewer seconds and reports more
+    GFLOP/s, so the product is comparable from machine to machine (as far as the run is matmul-bound)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+        raise ValueError(f"seconds: expected a finite number >= 0, got {seconds!r}")
+    return seconds * _positive("gflops", gflops) / REFERENCE_GFLOPS
+
+
+def executed_line(seconds: float, gflops: float) -> str:
+    """A chapter's closing line: wall seconds, reference-seconds (:func:`reference_seconds`) and :func:`machine`."""
+    return (f"executed in {seconds:.0f} s on {machine(gflops=gflops)} = {reference_seconds(seconds, gflops):.0f} "
+            f"reference-seconds (seconds at {REFERENCE_GFLOPS:.0f} GFLOP/s)")
+
+
+def read_executed_line(text: str) -> tuple[float, float]:
+    """The wall seconds and the GFLOP/s in a chapter's closing line (:func:`executed_line`, or the older
+    ``executed in N s on <machine>`` line), as printed: ``(seconds, gflops)``."""
+    import re
+
+    m = re.search(r"executed in (\d+(?:\.\d+)?) s\b.*one thread: (\d+(?:\.\d+)?) GFLOP/s", str(text))
+    if not m:
+        raise ValueError(f"text: expected a line 'executed in N s ... one thread: G GFLOP/s ...', got {text!r}")
+    return float(m.group(1)), float(m.group(2))
+
+
+def budget_table(rows, budgets: dict | None = None, total_budget: float = BOOK_BUDGET) -> str:
+    """The compute appendix's budget table in markdown: one row per ``(notebook, seconds, gflops)`` in ``rows``
+    (the notebook's stem, its wall seconds and the one-thread GFLOP/s measured in the same run), with its
+    reference-seconds (:func:`reference_seconds`), its budget from ``budgets`` (default :data:`BUDGETS`) and
+    **over budget** where it exceeds it; then the total against ``total_budget``."""
+    budgets = BUDGETS if budgets is None else budgets
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows: expected at least one (notebook, seconds, gflops)")
+    _positive("total_budget", total_budget)
+    lines = ["| notebook | wall seconds | GFLOP/s (one thread) | reference-seconds | budget | |",
+             "|---|---:|---:|---:|---:|---|"]
+    total_s = total_ref = 0.0
+    for row in rows:
+        if not (isinstance(row, (tuple, list)) and len(row) == 3):
+            raise ValueError(f"rows: expected (notebook, seconds, gflops) tuples, got {row!r}")
+        name, seconds, gflops = row
+        if name not in budgets:
+            raise ValueError(f"rows: no budget for notebook {name!r} (budgets: {sorted(budgets)})")
+        ref = reference_seconds(seconds, gflops)
+        total_s, total_ref = total_s + seconds, total_ref + ref
+        lines.append(f"| `{name}.ipynb` | {seconds:.0f} | {gflops:.0f} | {ref:.0f} | {budgets[name]} | "
+                     f"{_verdict(ref, budgets[name])} |")
+    lines.append(f"| **all {len(rows)}** | {total_s:.0f} | | {total_ref:.0f} | {total_budget:g} | "
+                 f"{_verdict(total_ref, total_budget)} |")
+    return "\n".join(lines)
+
+
+def _verdict(ref: float, budget: float) -> str:
+    # compared at the digits the table prints, so that a printed 150 is never "over" a budget of 150
+    return "**over budget**" if round(ref) > budget else "within budget"
 
 
 def float_path() -> str:

@@ -267,3 +267,34 @@ def test_contents_highlight_reaches_the_last_section(site, browser):
         if active and active[-1] == last:
             break
     assert active and active[-1] == last, f"at the end of {PHONE_PAGE} the contents highlight {active}, not {last}"
+
+
+def test_claims_ledger_shows_one_table_per_chapter_and_each_chapter_links_its_own(site, browser):
+    """The ledger page ("What this book shows"): one table per chapter, each under its chapter's anchor, every row
+    with a status; the intro links the page, and each chapter's "Where the miniature departs" box its own table."""
+    chapters = sorted(p for p in PAGES if p.startswith("notebooks/"))
+    _load(browser, f"{site}/book/claims.html")
+    tables = browser.execute_script("""
+        return Array.from(document.querySelectorAll('main [id^="ledger-chapter-"]')).map(a => {
+            const s = a.closest('section');
+            return {id: a.id, tables: s.querySelectorAll('table').length,
+                    statuses: Array.from(s.querySelectorAll('table tbody tr'))
+                                   .map(r => r.cells[r.cells.length - 1].innerText)};
+        })""")
+    assert [t["id"] for t in tables] == [f"ledger-chapter-{i}" for i in range(len(chapters))], tables
+    for t in tables:
+        assert t["tables"] == 1 and t["statuses"], f"{t['id']}: expected one table with rows, got {t}"
+        for status in t["statuses"]:
+            assert re.match(r"(shown|not shown|FAILED|not run|no outcome|skipped)", status), (t["id"], status)
+    _load(browser, f"{site}/{PAGES[0]}.html")
+    first_screen = browser.execute_script("""
+        return Array.from(document.querySelectorAll('main a[href*="claims.html"]'))
+                    .some(a => a.getBoundingClientRect().top < window.innerHeight)""")
+    assert first_screen, "the intro does not link the claims ledger in its first screen"
+    for i, page in enumerate(chapters):
+        _load(browser, f"{site}/{page}.html")
+        links = browser.execute_script("""
+            return Array.from(document.querySelectorAll('main .admonition.note a'))
+                        .map(a => a.getAttribute('href')).filter(h => h.includes('claims.html'))""")
+        if i > 0:   # chapter 0 has no "Where the miniature departs" box
+            assert f"../book/claims.html#ledger-chapter-{i}" in links, f"{page}: its note links {links}"
