@@ -72,7 +72,7 @@ test: $(STAMP)
 	@echo "nbval mode: $$(sed -n 1p _build/nbval-mode.txt) ($$(sed -n 2p _build/nbval-mode.txt))"
 	mode=$$(sed -n 1p _build/nbval-mode.txt); status=0; \
 	if [ "$$mode" = strict ]; then nbval="$(NBVAL_strict)"; else nbval="$(NBVAL_portable)"; fi; \
-	FOURPAPERS_CLAIMS_LOG=$(CLAIMS_LOG) FOURPAPERS_CLAIMS_JSONL=$(CLAIMS_JSONL) FOURPAPERS_GLUE_LOG=$(GLUE_LOG) \
+	FOURPAPERS_PROGRESS=off FOURPAPERS_CLAIMS_LOG=$(CLAIMS_LOG) FOURPAPERS_CLAIMS_JSONL=$(CLAIMS_JSONL) FOURPAPERS_GLUE_LOG=$(GLUE_LOG) \
 	  $(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/browser $$nbval $(NOTEBOOKS) || status=$$?; \
 	echo "Every claim's numbers per seed ($(CLAIMS_LOG)):"; sort $(CLAIMS_LOG) 2>/dev/null; \
 	if [ "$$mode" = portable ]; then \

@@ -51,6 +51,7 @@ def _patient(get_msg):
 
 def execute(path: pathlib.Path, out: pathlib.Path, cell_limit: float) -> float:
     nb = nbformat.read(path, as_version=4)
+    os.environ["FOURPAPERS_PROGRESS"] = "off"  # the kernel inherits it: no progress widgets in the stored book
     state = {"cell": None, "start": None, "pid": None}
     client = NotebookClient(nb, timeout=int(cell_limit), kernel_name="python3", record_timing=True,
                             resources={"metadata": {"path": str(path.parent)}})

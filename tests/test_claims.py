@@ -22,6 +22,7 @@ def test_bad_seed_lists_are_rejected(monkeypatch, raw):
 
 def test_report_prints_one_line(capsys, monkeypatch):
     monkeypatch.delenv("FOURPAPERS_CLAIMS_LOG", raising=False)
+    monkeypatch.delenv("FOURPAPERS_CLAIMS_JSONL", raising=False)   # not a claim of the book: not in make test's run
     line = claims.report("loss below H", 3, loss=2.01234567, H=3.25)
     assert capsys.readouterr().out.strip() == line
     assert line == "[claim] loss below H | seed 3 | loss=2.012 H=3.25"
@@ -30,6 +31,7 @@ def test_report_prints_one_line(capsys, monkeypatch):
 def test_report_appends_to_the_claims_log_when_asked(monkeypatch, tmp_path, capsys):
     log = tmp_path / "claims.log"
     monkeypatch.setenv("FOURPAPERS_CLAIMS_LOG", str(log))
+    monkeypatch.delenv("FOURPAPERS_CLAIMS_JSONL", raising=False)
     first = claims.report("a", 0, x=1.0)
     second = claims.report("b", "all", y=2)
     assert log.read_text(encoding="utf-8").splitlines() == [first, second]

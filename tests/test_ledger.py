@@ -161,3 +161,16 @@ def test_check_fails_on_a_stale_page_only_on_the_float_path_it_was_rendered_on(t
     assert ledger.main(["check", str(other_seeds), "--page", str(page), *yml]) == 0
     assert "not compared" in capsys.readouterr().out
 
+
+
+def test_an_aggregate_that_also_reports_each_seed_is_labelled_by_seed(tmp_path):
+    # a rate over seeds (one test, no seed parameter) reports each seed's numbers, then the count over all of them
+    meta = ledger.load_ledger(_yml(tmp_path))
+    res = _run(tmp_path, [(f"{X}[0]", 0, {"x": 2.0}), (M, 0, {"d": 1.5}), (M, 1, {"d": 4.0}), (M, "all", {"m": 1})],
+               {f"{X}[0]": "passed", M: "passed"})
+    meta[0]["claims"]["test_mean"]["show"] = ["d", "m"]
+    row = next(line for line in ledger.render(meta, res, seeds=[0]).splitlines() if "test_<wbr>mean" in line)
+    assert "over seeds 0: seed 0: d 1.5; seed 1: d 4; all seeds: m 1 |" in row
+    meta[0]["claims"]["test_mean"]["show"] = ["d", "nowhere"]
+    with pytest.raises(ValueError, match="nowhere"):
+        ledger.render(meta, res, seeds=[0])

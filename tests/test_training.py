@@ -1,4 +1,5 @@
 import math
+import os
 
 import pytest
 import torch
@@ -82,3 +83,16 @@ def test_setup_pins_one_thread_and_returns_cpu():
 def test_bad_arguments_name_the_argument(call, arg):
     with pytest.raises(ValueError, match=arg):
         call()
+
+
+def test_progress_bar_is_off_when_asked_and_rejects_a_bad_setting(monkeypatch):
+    items = [1, 2, 3]
+    monkeypatch.setenv(training.PROGRESS_ENV, "off")
+    assert training.progress_bar(items, "x") is items            # the book's executors: no widget
+    monkeypatch.setenv(training.PROGRESS_ENV, "on")
+    bar = training.progress_bar(items, "x", file=open(os.devnull, "w"))
+    assert bar is not items and list(bar) == items                 # a reader's run: a live bar
+    assert training.progress_bar(items, "x", progress=False) is items
+    monkeypatch.setenv(training.PROGRESS_ENV, "sometimes")
+    with pytest.raises(ValueError, match="FOURPAPERS_PROGRESS"):
+        training.progress_bar(items, "x")

@@ -32,7 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .models import check_token_ids
-from .training import reproducible, resolve_device, train
+from .training import progress_bar, reproducible, resolve_device, train
 
 __all__ = [
     "FEATURE_MAPS",
@@ -602,10 +602,9 @@ def train_retrieval(n_keys: int, attention: str = "linear", rule: str = "sum", d
 
 
 def _sweep(groups, seed, device, progress, desc, replace, **kwargs) -> dict:
-    from tqdm.auto import tqdm
 
     out = {}
-    for s, variants, keys in tqdm(groups, desc=desc, disable=not progress, leave=False):
+    for s, variants, keys in progress_bar(groups, desc, progress):
         results = train_retrieval_group(s, variants, replace=replace, seed=seed, device=device, progress=False,
                                         **kwargs)
         out.update(zip(keys, results))
@@ -758,11 +757,10 @@ def attention_timings(ns: Sequence[int] = (256, 512, 1024, 2048, 4096, 8192), mo
     _positive_int("heads", heads)
     _positive_int("d_head", d_head)
     _positive_int("chunk_size", chunk_size)
-    from tqdm.auto import tqdm
 
     jobs = [(m, mode, n) for m in methods for mode in modes for n in ns]
     rows = []
-    for method, mode, n in tqdm(jobs, desc="timing", disable=not progress, leave=False):
+    for method, mode, n in progress_bar(jobs, "timing", progress):
         if n == ns[0]:  # one untimed call per method and mode warms up kernels and allocator
             _attention_call(method, min(ns), mode, heads, d_head, chunk_size, seed)()
         call = _attention_call(method, n, mode, heads, d_head, chunk_size, seed)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from . import plotting
 from .data import CharVocab, batches, pydoc_corpus, random_windows, split_ids, unigram_entropy
 from .models import NORM_POSITIONS, Block, CausalSelfAttention, FeedForward, RMSNorm, TransformerLM
-from .training import lm_loss, reproducible, resolve_device, train, warmup_schedule
+from .training import lm_loss, progress_bar, reproducible, resolve_device, train, warmup_schedule
 
 __all__ = [
     "ffn_grad_norms", "init_tokens", "InitStats", "init_stats", "init_sweep", "mean_profile", "post_pre_ratio",
@@ -203,11 +203,10 @@ def init_sweep(seed: int = 0, depths=(1, 2, 4, 8, 16), positions=("post", "pre")
         raise ValueError("positions: expected at least one norm position")
     for p in positions:
         _check_position(p)
-    from tqdm.auto import tqdm
 
     out: dict[tuple[str, int], list[InitStats]] = {(p, L): [] for L in depths for p in positions}
     jobs = [(i, L, p) for i in range(n_draws) for L in depths for p in positions]
-    for i, L, p in tqdm(jobs, desc="models at init", disable=not progress, leave=False):
+    for i, L, p in progress_bar(jobs, "models at init", progress):
         out[(p, L)].append(init_stats(p, L, seed * n_draws + i, emb_std=emb_std, norm=norm, batch_size=batch_size,
                                       seq_len=seq_len, text=text, device=device))
     return out

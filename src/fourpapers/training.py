@@ -13,7 +13,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-__all__ = ["reproducible", "warmup_schedule", "lm_loss", "train", "evaluate", "resolve_device"]
+__all__ = ["reproducible", "warmup_schedule", "lm_loss", "train", "evaluate", "resolve_device", "progress_bar",
+           "PROGRESS_ENV"]
+
+#: ``FOURPAPERS_PROGRESS=off`` turns every progress bar off. The book's executors set it (``make notebooks``,
+#: ``make bench``, nbval in ``make test``), so the stored notebooks carry no progress widgets, which the static book
+#: would show as empty boxes; a reader running a notebook sees live bars.
+PROGRESS_ENV = "FOURPAPERS_PROGRESS"
 
 
 def reproducible(seed: int, threads: int = 1) -> torch.Generator:
@@ -33,6 +39,17 @@ def reproducible(seed: int, threads: int = 1) -> torch.Generator:
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     return torch.Generator().manual_seed(seed)
+
+
+def progress_bar(iterable: Iterable, desc: str | None = None, progress: bool = True, **kwargs) -> Iterable:
+    """``iterable`` wrapped in a ``tqdm.auto`` bar (a widget in notebooks) when ``progress`` is true and the
+    environment does not say ``FOURPAPERS_PROGRESS=off``; the iterable itself otherwise."""
+    setting = os.environ.get(PROGRESS_ENV, "on").strip().lower()
+    if setting not in ("on", "off", ""):
+        raise ValueError(f"{PROGRESS_ENV}: expected 'on' or 'off', got {setting!r}")
+    if not progress or setting == "off":
+        return iterable
+    return tqdm(iterable, desc=desc, leave=False, **kwargs)
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -88,8 +105,8 @@ def train(model: nn.Module, batches: Iterable | Iterator, optimizer: torch.optim
 
     ``batches`` yields tuples of tensors that ``loss_fn(model, *batch)`` turns into a scalar loss (default: the
     next-token LM loss). ``schedule`` is a multiplier of the optimizer's learning rates per step (see
-    :func:`warmup_schedule`); ``clip`` a max gradient norm (``None``: no clipping). A ``tqdm.auto`` bar shows the
-    progress (a widget in notebooks, so stored outputs do not change with the speed of the machine).
+    :func:`warmup_schedule`); ``clip`` a max gradient norm (``None``: no clipping). A progress bar
+    (:func:`progress_bar`) shows the progress.
     """
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps: expected a positive integer, got {steps!r}")
@@ -100,7 +117,7 @@ def train(model: nn.Module, batches: Iterable | Iterator, optimizer: torch.optim
     it = iter(batches)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     history: list[float] = []
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False, mininterval=0.5)
+    bar = progress_bar(range(steps), desc, progress, mininterval=0.5)
     for step in bar:
         if schedule is not None:
             m = schedule(step)
@@ -114,7 +131,7 @@ def train(model: nn.Module, batches: Iterable | Iterator, optimizer: torch.optim
             nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         history.append(float(loss.detach()))
-        if step % 25 == 0:
+        if step % 25 == 0 and hasattr(bar, "set_postfix"):  # a bar, not the bare range
             bar.set_postfix(loss=f"{history[-1]:.3f}", refresh=False)
     if schedule is not None:  # leave the optimizer as we found it
         for g, lr in zip(optimizer.param_groups, base_lrs):

@@ -37,7 +37,7 @@ from torch.func import functional_call
 
 from .data import WordVocab, batches, docstring_corpus, pydoc_corpus, tokenize_words
 from .models import check_token_ids
-from .training import resolve_device, train
+from .training import progress_bar, resolve_device, train
 
 __all__ = [
     "stlr", "stlr_schedule", "stlr_scheduler", "one_cycle", "discriminative_lrs", "plot_schedule",
@@ -1302,7 +1302,6 @@ def fig3_experiment(task: TextTask, lm: AWDLSTM, recipe: Recipe, plan: dict[str,
     ``lm`` is the pretrained LM (stage 1), shared by every arm and left untouched; the semi-supervised arm's LM is
     fine-tuned once on all of ``task.pool`` and shared by its sizes. One progress bar over all runs.
     """
-    from tqdm.auto import tqdm
 
     for arm in plan:
         if arm not in ARMS:
@@ -1310,7 +1309,7 @@ def fig3_experiment(task: TextTask, lm: AWDLSTM, recipe: Recipe, plan: dict[str,
     jobs = [(arm, n) for arm, ns in plan.items() for n in ns]
     results: dict[str, dict[int, ArmResult]] = {arm: {} for arm in plan}
     semi_lm = None
-    bar = tqdm(jobs, desc="Fig. 3 arms", disable=not progress, leave=False)
+    bar = progress_bar(jobs, "Fig. 3 arms", progress)
     for arm, n in bar:
         if arm == "supervised":
             r = supervised_arm(task, lm, n, recipe, seed, device)
@@ -1354,7 +1353,6 @@ def ablation_experiment(task: TextTask, lm: AWDLSTM, recipe: Recipe, n: int, see
                         rows: Sequence[str] = tuple(ABLATION_ROWS), device: str | torch.device | None = None,
                         progress: bool = True) -> dict[str, ArmResult]:
     """Table 7 in miniature: classifier fine-tuning variants on one stage-2 LM (fine-tuned on the n labeled docs)."""
-    from tqdm.auto import tqdm
 
     for r in rows:
         if r not in ABLATION_ROWS:
@@ -1362,7 +1360,7 @@ def ablation_experiment(task: TextTask, lm: AWDLSTM, recipe: Recipe, n: int, see
     docs, _ = task.labeled(n, seed)
     tuned = target_lm(lm, task, docs, recipe, seed=seed, device=device)
     return {r: _tuned(r, task, tuned, n, recipe, seed, device, **ABLATION_ROWS[r])
-            for r in tqdm(rows, desc="Table 7 rows", disable=not progress, leave=False)}
+            for r in progress_bar(rows, "Table 7 rows", progress)}
 
 
 def plot_schedule(ax, T: int = 1000, lr_max: float = 0.01, cut_frac: float = 0.1, ratio: float = 32.0,

@@ -115,6 +115,13 @@ def test_page_as_a_reader_meets_it(page, site, browser, bibliography_ids):
         no_alt = browser.execute_script("""
             return Array.from(document.querySelectorAll('main .cell_output img')).filter(i => !i.alt.trim()).length""")
         assert not no_alt, f"{page}: {no_alt} figures without a text alternative (alt)"
+        # an output box that takes room but shows nothing (a stored progress widget reads as output that failed)
+        empty = browser.execute_script("""
+            return Array.from(document.querySelectorAll('main .cell_output > *')).filter(o => {
+                const r = o.getBoundingClientRect();
+                return r.height > 0 && !o.innerText.trim() && !o.querySelector('img, svg, canvas, table');
+            }).map(o => o.className + ' ' + Math.round(o.getBoundingClientRect().height) + 'px')""")
+        assert not empty, f"{page}: {len(empty)} empty output boxes: {empty}"
 
     if page == "book/compute":                            # the notebook, attention and norm timings
         tables = browser.execute_script("return document.querySelectorAll('main table').length")
@@ -123,6 +130,15 @@ def test_page_as_a_reader_meets_it(page, site, browser, bibliography_ids):
     math = _math_report(browser)
     assert not math["raw"], f"{page}: raw TeX visible to the reader: {math['raw']} ({math})"
     assert math["typeset"] == math["formulas"], f"{page}: MathJax typeset only some formulas: {math}"
+
+    # punctuation after inline math stays on the formula's line (book/_ext/math_punctuation.py)
+    loose = browser.execute_script("""
+        return Array.from(document.querySelectorAll('main span.math')).filter(m => {
+            const next = m.nextSibling;
+            return !m.closest('.math-nowrap') && next && next.nodeType === Node.TEXT_NODE
+                   && /^[.,;:!?)]/.test(next.textContent);
+        }).map(m => m.textContent.slice(0, 40) + ' ' + m.nextSibling.textContent.slice(0, 3))""")
+    assert not loose, f"{page}: punctuation after inline math can wrap to the next line: {loose[:5]}"
 
     errors = _own_errors(browser, site)
     assert not errors, f"{page}: JavaScript errors: {errors}"
