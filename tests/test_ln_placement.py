@@ -322,21 +322,50 @@ def test_plots_draw_and_reject_bad_arguments():
 DEPTHS = (1, 2, 4, 8, 16)
 
 
+@functools.lru_cache(maxsize=None)
+def _unit_sweep(seed):
+    """Theorem 1's setting as far as the miniature goes: unit-variance input x_0 (Lemma 2's assumption), the mean
+    of 5 draws at L = 1, 2, 4, 8, 16: (ratios, last-layer Post-LN, last-layer Pre-LN, L=16 last/first Post, Pre)."""
+    sweep = ln.init_sweep(seed, depths=DEPTHS, n_draws=5, emb_std=ln.UNIT_INPUT_EMB_STD, progress=False)
+    post = [ln.mean_profile(sweep, "post", L)[-1] for L in DEPTHS]
+    pre = [ln.mean_profile(sweep, "pre", L)[-1] for L in DEPTHS]
+    return ([a / b for a, b in zip(post, pre)], post, pre, ln.mean_last_over_first(sweep, "post", 16),
+            ln.mean_last_over_first(sweep, "pre", 16))
+
+
 @pytest.mark.claims
 @pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
-def test_post_ln_last_layer_gradient_does_not_shrink_with_depth_and_pre_ln_does(seed):
-    """Fig. 3 in miniature, per seed the mean of 5 draws: the Post/Pre ratio of the last layer's ||dL/dW^2|| rises
-    with L and ratio(16) >= 2 ratio(1); at L=16 the mean last/first is > 1.3 for Post-LN and < 0.8 for Pre-LN."""
-    sweep = ln.init_sweep(seed, depths=DEPTHS, n_draws=5, progress=False)
-    ratios = [ln.post_pre_ratio(sweep, L) for L in DEPTHS]
-    post_lf = ln.mean_last_over_first(sweep, "post", 16)
-    pre_lf = ln.mean_last_over_first(sweep, "pre", 16)
-    claims.report("Post/Pre ratio rises with L; ratio16 >= 2 ratio1; L=16 last/first Post > 1.3, Pre < 0.8", seed,
-                  **{f"ratio{L}": r for L, r in zip(DEPTHS, ratios)}, post_last_first=post_lf,
-                  pre_last_first=pre_lf)
+def test_post_pre_ratio_rises_with_depth_and_post_ln_grows_toward_the_output(seed):
+    """Theorem 1 and Fig. 3 in miniature (unit-variance input, mean of 5 draws): the Post/Pre ratio of the last
+    layer's ||dL/dW^2|| rises at every depth step L = 1, 2, 4, 8, 16, and at L=16 Post-LN's mean last/first > 1.2.
+    Calibration (seeds 0-9 here; seeds 0-4 with ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 agree to the
+    3rd digit): ratios 1.005-1.024 at L=1, 1.144-1.184, 1.499-1.577, 2.181-2.359, 2.971-3.389 at L=16, the
+    smallest step 0.12 (seed 6, L 1 -> 2); Post-LN last/first 1.422-2.447 (worst seed 0: 0.22 above the bound)."""
+    ratios, _, _, post_lf, _ = _unit_sweep(seed)
+    claims.report("unit-variance input: Post/Pre ratio rises with L; L=16 Post-LN last/first > 1.2", seed,
+                  **{f"ratio{L}": r for L, r in zip(DEPTHS, ratios)}, post_last_first=post_lf)
     assert all(b > a for a, b in zip(ratios, ratios[1:]))
-    assert ratios[-1] >= 2 * ratios[0]
-    assert post_lf > 1.3 and pre_lf < 0.8
+    assert post_lf > 1.2
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_ratio_outgrows_lemma_2_and_pre_ln_falls_toward_the_output(seed):
+    """Where the miniature departs from Xiong et al. (unit-variance input, mean of 5 draws): the ratio's growth
+    from L=1 to 16 exceeds Lemma 2's sqrt((1 + 16/2)/(1 + 1/2)) = 2.45, because Post-LN's last-layer gradient rises
+    by > 1.3 (Theorem 1's bound is flat in L) while Pre-LN's falls by a factor between 1.4 and 2.45; and at L=16
+    Pre-LN's mean last/first is < 0.7 (the paper: about the same for every layer).
+    Calibration (seeds 0-9 here; seeds 0-4 on the other float path agree to the 3rd digit): growth 2.911-3.351
+    (worst seed 3: 0.46 above 2.449); Post-LN's rise 1.504-1.861 (seed 5: 0.20 above 1.3); Pre-LN's fall
+    1.731-2.070 (0.33 above 1.4, 0.38 below 2.45); Pre-LN last/first 0.380-0.483 (seed 9: 0.22 below 0.7)."""
+    ratios, post, pre, _, pre_lf = _unit_sweep(seed)
+    growth, lemma = ratios[-1] / ratios[0], ln.lemma2_growth(16)
+    claims.report("unit-variance input: growth 1->16 > Lemma 2 (2.45); Post rise > 1.3; 1.4 < Pre fall < 2.45; "
+                  "L=16 Pre-LN last/first < 0.7", seed, growth=growth, lemma2=lemma, post_rise=post[-1] / post[0],
+                  pre_fall=pre[0] / pre[-1], pre_last_first=pre_lf)
+    assert growth > lemma
+    assert post[-1] / post[0] > 1.3 and 1.4 < pre[0] / pre[-1] < lemma
+    assert pre_lf < 0.7
 
 
 @functools.lru_cache(maxsize=None)
@@ -397,3 +426,29 @@ def test_pre_ln_and_residual_train_without_warmup(seed):
                   post_none=post.final_loss)
     assert pre.final_loss <= pre_warm.final_loss + 0.1
     assert resi.final_loss <= post.final_loss - 0.5
+
+
+def test_lemma2_growth_is_the_lemmas_formula_and_rejects_bad_arguments():
+    assert ln.lemma2_growth(16) == pytest.approx(math.sqrt(9 / 1.5))  # sqrt((1 + 16/2) / (1 + 1/2)) = 2.449
+    assert ln.lemma2_growth(1) == 1.0
+    assert ln.lemma2_growth(16, input_var=2.0) == pytest.approx(2.0)  # sqrt(10 / 2.5)
+    assert ln.UNIT_INPUT_EMB_STD ** 2 * 2 == pytest.approx(1.0)  # token + position embedding: unit variance
+    for kwargs, arg in [(dict(depth=0), "depth"), (dict(depth=4, base=0), "base"),
+                        (dict(depth=4, input_var=0.0), "input_var"), (dict(depth=4, input_var=True), "input_var")]:
+        with pytest.raises(ValueError, match=arg):
+            ln.lemma2_growth(**kwargs)
+
+
+def test_plot_ratio_growth_draws_each_sweep_and_lemma_2():
+    sweep = ln.init_sweep(seed=0, depths=(1, 2), n_draws=1, batch_size=2, seq_len=8, progress=False)
+    fig, ax = plt.subplots()
+    ln.plot_ratio_growth({"a": sweep, "b": sweep}, ax)
+    assert len(ax.lines) == 3 and list(ax.lines[0].get_ydata()) == pytest.approx(
+        [1.0, ln.post_pre_ratio(sweep, 2) / ln.post_pre_ratio(sweep, 1)])
+    assert ax.lines[2].get_ydata()[-1] == pytest.approx(ln.lemma2_growth(2))
+    with pytest.raises(ValueError, match="sweeps"):
+        ln.plot_ratio_growth({}, ax)
+    with pytest.raises(ValueError, match="sweeps"):
+        ln.plot_ratio_growth({"one depth": ln.init_sweep(seed=0, depths=(1,), n_draws=1, batch_size=2, seq_len=8,
+                                                          progress=False)}, ax)
+    plt.close(fig)

@@ -32,9 +32,11 @@ from .models import NORM_POSITIONS, Block, CausalSelfAttention, FeedForward, RMS
 from .training import lm_loss, progress_bar, reproducible, resolve_device, train, warmup_schedule
 
 __all__ = [
-    "ffn_grad_norms", "init_tokens", "InitStats", "init_stats", "init_sweep", "mean_profile", "post_pre_ratio",
+    "UNIT_INPUT_EMB_STD", "lemma2_growth", "ffn_grad_norms", "init_tokens", "InitStats", "init_stats", "init_sweep",
+    "mean_profile", "post_pre_ratio",
     "mean_last_over_first", "most_balanced", "WarmupRun", "warmup_run", "WARMUP_CONFIGS", "warmup_experiment", "BlockOp",
-    "block_graph", "draw_block", "plot_profile", "plot_depth_sweep", "plot_warmup", "plot_init_analysis",
+    "block_graph", "draw_block", "plot_profile", "plot_depth_sweep", "plot_ratio_growth", "plot_warmup",
+    "plot_init_analysis",
 ]
 
 # The miniature's model size, as calibrated for this chapter.
@@ -43,6 +45,24 @@ D_MODEL, N_HEADS, D_FF = 64, 4, 256
 WARMUP_CONFIGS = (("post", 0), ("post", 200), ("pre", 0), ("pre", 200), ("resi", 0))
 _NAMES = {"post": "Post-LN", "pre": "Pre-LN", "resi": "ResiDual"}
 _GRAD = r"$\|\partial\mathcal{L}/\partial W^2\|_F$"  # axis label: the gradient norm of Xiong et al. Theorem 1
+# Lemma 2's input: x_0 = token embedding + position embedding, each N(0, 1/2) per coordinate, so x_0 ~ N(0, 1).
+# (emb_std=1.0 draws both from N(0, 1) and so gives an input of variance 2, not Lemma 2's setting.)
+UNIT_INPUT_EMB_STD = 2 ** -0.5
+
+
+def lemma2_growth(depth: int, base: int = 1, input_var: float = 1.0) -> float:
+    """How much the Post/Pre ratio of the last layer's ||dL/dW^{2,L}||_F should grow from depth ``base`` to
+    ``depth`` by Xiong et al. 2020, Lemma 2 with Lemma 3: Pre-LN's stream has E||x_L||^2 >= (v + L/2) d for inputs of
+    variance v (Lemma 2, v = 1), the final LN's Jacobian scales its gradient by sqrt(d)/||x_L|| (Lemma 3), and
+    Post-LN's does not depend on L (Theorem 1), so the ratio grows like sqrt((v + L/2) / (v + base/2)).
+
+    ``depth`` and ``base`` are layer counts (positive integers); ``input_var`` is v, the per-coordinate variance
+    of the input x_0 (Lemma 2 assumes 1)."""
+    _check_positive_int("depth", depth)
+    _check_positive_int("base", base)
+    if isinstance(input_var, bool) or not isinstance(input_var, (int, float)) or not input_var > 0:
+        raise ValueError(f"input_var: expected a positive variance, got {input_var!r}")
+    return math.sqrt((input_var + depth / 2) / (input_var + base / 2))  # sqrt((v + L/2) / (v + L0/2))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -362,7 +382,7 @@ def block_graph(norm_position: str, norm: str = "layernorm") -> list[BlockOp]:
             mod = modules[node.target]
             kind = ("attn" if isinstance(mod, CausalSelfAttention) else "ffn" if isinstance(mod, FeedForward)
                     else "norm")
-            label = {"attn": "Multi-head\nattention", "ffn": "Feed-forward", "norm": norm_label}[kind]
+            label = {"attn": "Multi-head\nattention", "ffn": "Feed-\nforward", "norm": norm_label}[kind]
             ops.append(BlockOp(node.name, kind, ins, label))
         elif node.op == "call_function" and node.target is operator.add:
             ops.append(BlockOp(node.name, "add", ins, "+"))
@@ -392,11 +412,11 @@ def _edge_path(src: tuple[float, float, float], dst: tuple[float, float, float],
     if x0 == x1 and straight:
         return [(x0, y0 + h0), (x1, y1 - h1)]
     if x0 == x1:  # the residual: branch off just above the source, run beside the sublayers, enter the "+" sideways
-        xb = x0 + side * 0.95
+        xb = x0 + side * 1.2
         return [(x0, y0 + h0 + 0.12), (xb, y0 + h0 + 0.12), (xb, y1), (x1 + side * 0.17, y1)]
     step = 1.0 if x1 > x0 else -1.0  # across streams: leave sideways, rise beside the target, enter sideways
-    xm = x1 - step * 0.45
-    return [(x0 + step * 0.65, y0), (xm, y0), (xm, y1), (x1 - step * 0.17, y1)]
+    xm = x1 - step * 0.5
+    return [(x0 + step * 1.0, y0), (xm, y0), (xm, y1), (x1 - step * 0.17, y1)]
 
 
 def draw_block(norm_position: str, ax=None, norm: str = "layernorm"):
@@ -410,23 +430,23 @@ def draw_block(norm_position: str, ax=None, norm: str = "layernorm"):
     ops = block_graph(norm_position, norm)
     pos = _layout(ops)
     if ax is None:
-        _, ax = plt.subplots(figsize=(2.6, 5.2))
+        _, ax = plt.subplots(figsize=(2.4, 4.8))
     colour = plotting.color(norm_position)
     fill = {"attn": "#FCE9C8", "ffn": "#D8ECF8", "norm": "#E6F4EA"}
-    half = {"attn": 0.28, "ffn": 0.28, "norm": 0.28, "add": 0.17, "input": 0.22, "output": 0.22}
-    xy = {op.name: (1.9 * pos[op.name][1], 1.0 * pos[op.name][0], half[op.kind]) for op in ops}
+    half = {"attn": 0.3, "ffn": 0.3, "norm": 0.3, "add": 0.17, "input": 0.22, "output": 0.22}
+    xy = {op.name: (2.6 * pos[op.name][1], 1.0 * pos[op.name][0], half[op.kind]) for op in ops}
     for op in ops:
         x, y, _ = xy[op.name]
         if op.kind in fill:
-            ax.add_patch(FancyBboxPatch((x - 0.65, y - 0.28), 1.3, 0.56, boxstyle="round,pad=0.02,rounding_size=0.08",
+            ax.add_patch(FancyBboxPatch((x - 1.0, y - 0.3), 2.0, 0.6, boxstyle="round,pad=0.02,rounding_size=0.08",
                                         fc=fill[op.kind], ec=colour if op.kind == "norm" else "#444444",
                                         lw=2.2 if op.kind == "norm" else 1.0))
-            ax.text(x, y, op.label, ha="center", va="center", fontsize=8.5)
+            ax.text(x, y, op.label, ha="center", va="center", fontsize=12, linespacing=1.0)
         elif op.kind == "add":
             ax.add_patch(plt.Circle((x, y), 0.17, fc="white", ec="#444444", lw=1.0))
-            ax.text(x, y, "+", ha="center", va="center", fontsize=11)
+            ax.text(x, y, "+", ha="center", va="center", fontsize=13)
         else:
-            ax.text(x, y, op.label, ha="center", va="center", fontsize=11)
+            ax.text(x, y, op.label, ha="center", va="center", fontsize=13)
     for op in ops:
         for src in op.inputs:
             (r0, c0), (r1, c1) = pos[src], pos[op.name]
@@ -437,7 +457,7 @@ def draw_block(norm_position: str, ax=None, norm: str = "layernorm"):
                                          color="#666666", shrinkA=0, shrinkB=0))
     xs = [v[0] for v in xy.values()]
     ys = [v[1] for v in xy.values()]
-    ax.set_xlim(min(xs) - 1.3, max(xs) + 1.3)
+    ax.set_xlim(min(xs) - 1.45, max(xs) + 1.45)
     ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
     ax.set_aspect("equal")
     ax.axis("off")
@@ -449,6 +469,12 @@ def draw_block(norm_position: str, ax=None, norm: str = "layernorm"):
 # Figures
 # --------------------------------------------------------------------------------------------------------------
 
+
+
+def _integer_ticks(ax, depth: int) -> None:
+    """Layer ticks at whole numbers only (at most 9 of them, always including 1 and ``depth``)."""
+    step = max(1, math.ceil((depth - 1) / 8))
+    ax.set_xticks(sorted(set(range(1, depth + 1, step)) | {depth}))
 
 
 def _check_axes(axes, n: int) -> None:
@@ -469,6 +495,7 @@ def plot_profile(sweep: dict[tuple[str, int], list[InitStats]], ax, depth: int) 
                 label=_NAMES[p])
     ax.set(xlabel="layer l (1 = next to the input)", ylabel=f"{_GRAD} (mean over draws)",
            title=f"FFN gradient per layer at init, L = {depth}")
+    _integer_ticks(ax, depth)
     ax.set_ylim(bottom=0)
     ax.legend()
 
@@ -493,6 +520,33 @@ def plot_depth_sweep(sweep: dict[tuple[str, int], list[InitStats]], axes, profil
     left.set_ylim(bottom=0)
     left.legend()
     plot_profile(sweep, right, L)
+
+
+def plot_ratio_growth(sweeps: dict[str, dict[tuple[str, int], list[InitStats]]], ax, input_var: float = 1.0) -> None:
+    """The growth of the Post/Pre ratio of the last layer's ||dL/dW^{2,L}||_F from the shallowest depth, ratio(L) /
+    ratio(L_min), for each labelled :func:`init_sweep` result of ``sweeps`` ({label: sweep}), beside Xiong et al.'s
+    Lemma 2 value sqrt((v + L/2) / (v + L_min/2)) (:func:`lemma2_growth`, v = ``input_var``) as a dashed line."""
+    if not isinstance(sweeps, dict) or not sweeps or not all(isinstance(v, dict) and v for v in sweeps.values()):
+        raise ValueError(f"sweeps: expected {{label: init_sweep result}}, got {type(sweeps).__name__}")
+    styles = ["o-", "s--", "^:"]
+    depths: list[int] = []
+    for i, (label, sweep) in enumerate(sweeps.items()):
+        depths = sorted({k[1] for k in sweep if ("post", k[1]) in sweep and ("pre", k[1]) in sweep})
+        if len(depths) < 2:
+            raise ValueError(f"sweeps: {label!r} needs Post-LN and Pre-LN at two depths or more")
+        r0 = post_pre_ratio(sweep, depths[0])
+        ax.plot(depths, [post_pre_ratio(sweep, L) / r0 for L in depths], styles[i % 3], color="#333333" if i == 0
+                else "#999999", label=label)
+    fine = [depths[0] + (depths[-1] - depths[0]) * i / 60 for i in range(61)]
+    base = depths[0]
+    ax.plot(fine, [math.sqrt((input_var + L / 2) / (input_var + base / 2)) for L in fine], color=plotting.color("pre"),
+            ls="--", lw=2.2, label=f"Lemma 2: $\\sqrt{{({input_var:g} + L/2)/({input_var:g} + {base}/2)}}$")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(depths, [str(d) for d in depths])
+    ax.set(xlabel="depth L (layers)", ylabel=f"Post/Pre ratio at L / at L = {base}",
+           title="Growth of the Post/Pre ratio with depth")
+    ax.set_ylim(bottom=0)
+    ax.legend()
 
 
 def plot_warmup(runs: dict[tuple[str, int], WarmupRun], ax, smooth: int = 10) -> None:
@@ -531,4 +585,5 @@ def plot_init_analysis(sweep: dict[tuple[str, int], list[InitStats]], axes, dept
     right.set(xlabel="layer l (1 = next to the input)", ylabel=_GRAD, yscale="log",
               title=f"FFN gradient per layer, L = {depth}")
     for ax in axes:
+        _integer_ticks(ax, depth)
         ax.legend()
