@@ -131,9 +131,10 @@ and 4 ≤ 150, all five ≤ {BOOK_BUDGET}.
 
 {budget_table(rows)}
 
-Timings on a shared machine vary: chapter 4 took 102 to 145 s in four executions of the same computation on one day
-(2026-11-26, an AMD EPYC whose one-thread matmul read 60–85 GFLOP/s meanwhile), so a row within a few
-reference-seconds of its budget is within the noise; re-execute on a quiet machine before quoting it.
+Timings on a shared machine vary, and the matmul speed measured beside them only partly corrects for it: on
+2026-11-26, with other jobs on the same two cores, chapter 4 took 102 to 145 s in four executions of the same
+computation, and chapter 3 read 194 reference-seconds (243 s at 80 GFLOP/s) against 106 on a quiet machine on
+2026-12-07. A row near its budget is within the noise; re-execute on a quiet machine before quoting it.
 """
 
 
