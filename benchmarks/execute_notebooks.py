@@ -92,8 +92,30 @@ def execute(path: pathlib.Path, out: pathlib.Path, cell_limit: float) -> float:
     finally:
         stop.set()
     nb.metadata.setdefault("fourpapers", {})["float_path"] = float_path()
+    strip_hidden_widgets(nb)
     nbformat.write(nb, out)
     return time.perf_counter() - t0
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def strip_hidden_widgets(nb) -> int:
+    """Drop the widget views of cells the book hides and nbval does not compare (tagged ``remove-output`` and
+    ``nbval-ignore-output``: the ipywidgets explorers) and the notebook's stored widget state, which only those views used. A stored view is
+    an empty box to a reader and useless to anyone who opens the notebook (widgets come alive only when re-run).
+    Returns how many outputs were dropped."""
+    dropped = 0
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or not {"remove-output", "nbval-ignore-output"} <= set(tags):
+            continue
+        keep = [o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})]
+        dropped += len(cell.outputs) - len(keep)
+        cell.outputs = keep
+    if not any(WIDGET_VIEW in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs):
+        nb.metadata.pop("widgets", None)
+    return dropped
 
 
 def main(argv=None) -> int:
@@ -101,7 +123,15 @@ def main(argv=None) -> int:
     ap.add_argument("notebooks", nargs="+", type=pathlib.Path)
     ap.add_argument("--out", type=pathlib.Path, help="write executed copies into this folder (default: in place)")
     ap.add_argument("--cell-limit", type=float, default=900.0, help="seconds one cell may run (default 900)")
+    ap.add_argument("--strip-only", action="store_true",
+                    help="execute nothing: drop the hidden cells' widget views from the stored notebooks")
     args = ap.parse_args(argv)
+    if args.strip_only:
+        for path in args.notebooks:
+            nb = nbformat.read(path, as_version=4)
+            print(f"{path}: {strip_hidden_widgets(nb)} widget views dropped")
+            nbformat.write(nb, path)
+        return 0
     if args.cell_limit <= 0:
         ap.error("--cell-limit: expected a positive number of seconds")
     for path in args.notebooks:

@@ -383,3 +383,30 @@ def test_every_glue_call_in_the_notebooks_declares_its_tolerance():
                 calls += 1
                 assert "tol=" in src[start:end], f"{nb.name}: {src[start:end][:70]}"
     assert calls >= 30
+
+
+def test_stored_notebooks_carry_no_widget_views_and_the_executor_strips_hidden_ones():
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("executor", ROOT / "benchmarks" / "execute_notebooks.py")
+    executor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(executor)
+    view = {"output_type": "display_data", "metadata": {},
+            "data": {executor.WIDGET_VIEW: {"model_id": "abc"}, "text/plain": "interactive(...)"}}
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}})
+    explorer = nbformat.v4.new_code_cell("interact(...)", outputs=[nbformat.from_dict(view)])
+    explorer.metadata["tags"] = ["nbval-ignore-output", "remove-output"]
+    shown = nbformat.v4.new_code_cell("bar", outputs=[nbformat.from_dict(view)])   # the book shows it: kept
+    nb.cells = [explorer, shown]
+    assert executor.strip_hidden_widgets(nb) == 1 and explorer.outputs == [] and len(shown.outputs) == 1
+    assert "widgets" in nb.metadata                     # still used by the shown view
+    nb.cells = [explorer]
+    executor.strip_hidden_widgets(nb)
+    assert "widgets" not in nb.metadata
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):     # progress bars off, explorers stripped
+        stored = nbformat.read(path, as_version=4)
+        views = [i for i, c in enumerate(stored.cells) if c.cell_type == "code"
+                 for o in c.outputs if executor.WIDGET_VIEW in o.get("data", {})]
+        assert not views, f"{path.name}: widget views stored in cells {views} (run make notebooks)"
