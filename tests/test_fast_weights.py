@@ -363,6 +363,10 @@ def test_timing_helpers():
             row("chunked", 2, "fwd", 2.0), row("sdpa", 4, "fwd", 9.0), row("chunked", 4, "fwd", 4.0)]
     assert fw.crossover(fake, "fwd") == 2
     assert fw.crossover(fake[:2], "fwd") is None
+    assert fw.crossover(fake, "fwd", margin=0.6) == 4                      # 3.0 / 2.0 = 1.5 is not 1.6 x faster
+    tie = [row("sdpa", 1, "fwd", 2.0), row("chunked", 1, "fwd", 1.99), row("sdpa", 2, "fwd", 9.0),
+           row("chunked", 2, "fwd", 4.0)]
+    assert fw.crossover(tie, "fwd") == 1 and fw.crossover(tie, "fwd", margin=0.1) == 2   # a tie is no crossover
     # per head and chunk: 2 C^2 (dk + dv + 1) + 4 C dk (dv + 1); backward twice the forward
     assert fw.chunked_flops(128, heads=1, d_key=2, d_value=3, chunk_size=64, mode="fwd") == 2 * (2 * 64**2 * 6 + 4 * 64 * 8)
     assert fw.chunked_flops(128, 1, 2, 3, 64, "fwdbwd") == 3 * fw.chunked_flops(128, 1, 2, 3, 64, "fwd")
@@ -378,6 +382,7 @@ def test_timing_helpers():
         (lambda: fw.time_call(lambda: None, min_block=-1), "min_block"),
         (lambda: fw.crossover([], "fwd"), "rows"),
         (lambda: fw.crossover([], "both"), "mode"),
+        (lambda: fw.crossover([], "fwd", margin=-0.1), "margin"),
         (lambda: fw.chunked_flops(0), "n"),
         (lambda: fw.chunked_flops(8, mode="bwd"), "mode"),
         (lambda: fw.matmul_gflops(size=0), "size"),

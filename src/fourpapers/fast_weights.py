@@ -794,18 +794,21 @@ def chunked_flops(n: int, heads: int = 4, d_key: int = 64, d_value: int = 64, ch
     return float(fwd if mode == "fwd" else 3 * fwd)
 
 
-def crossover(rows: Sequence[TimingRow], mode: str = "fwdbwd") -> int | None:
-    """The smallest measured N from which ``"chunked"`` is faster than ``"sdpa"`` at that N and every larger one
-    (``None`` if it never is)."""
+def crossover(rows: Sequence[TimingRow], mode: str = "fwdbwd", margin: float = 0.0) -> int | None:
+    """The smallest measured N from which ``"chunked"`` is faster than ``"sdpa"`` by more than ``margin`` (a
+    fraction: 0.1 = chunked takes under 1 / 1.1 of the softmax time) at that N and every larger one (``None`` if it
+    never is). A margin keeps a tie within timing noise from counting as a crossover (Katharopoulos et al., Fig. 1)."""
     if mode not in ("fwd", "fwdbwd"):
         raise ValueError(f"mode: expected 'fwd' or 'fwdbwd', got {mode!r}")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
+        raise ValueError(f"margin: expected a number >= 0, got {margin!r}")
     t = {(r.method, r.n): r.seconds for r in rows if r.mode == mode}
     ns = sorted({n for m, n in t if (("sdpa", n) in t and ("chunked", n) in t)})
     if not ns:
         raise ValueError(f"rows: expected 'sdpa' and 'chunked' timings for mode {mode!r}")
     best = None
     for n in reversed(ns):
-        if t[("chunked", n)] < t[("sdpa", n)]:
+        if t[("chunked", n)] * (1 + margin) < t[("sdpa", n)]:
             best = n
         else:
             break
