@@ -119,9 +119,15 @@ def test_page_as_a_reader_meets_it(page, site, browser, bibliography_ids):
         empty = browser.execute_script("""
             return Array.from(document.querySelectorAll('main .cell_output > *')).filter(o => {
                 const r = o.getBoundingClientRect();
-                return r.height > 0 && !o.innerText.trim() && !o.querySelector('img, svg, canvas, table');
+                return r.height > 0 && !o.innerText.trim() && !o.matches('img, svg, canvas, table')
+                       && !o.querySelector('img, svg, canvas, table');
             }).map(o => o.className + ' ' + Math.round(o.getBoundingClientRect().height) + 'px')""")
         assert not empty, f"{page}: {len(empty)} empty output boxes: {empty}"
+        # a stored widget view renders as an empty box wherever the widget scripts load (online); offline it is
+        # invisible, so look for the residue itself
+        views = browser.execute_script(
+            "return document.querySelectorAll('main script[type*=\"widget-view\"]').length")
+        assert not views, f"{page}: {views} stored widget views (progress bars?): blank boxes for online readers"
 
     if page == "book/compute":                            # the notebook, attention and norm timings
         tables = browser.execute_script("return document.querySelectorAll('main table').length")
@@ -314,3 +320,41 @@ def test_claims_ledger_shows_one_table_per_chapter_and_each_chapter_links_its_ow
                         .map(a => a.getAttribute('href')).filter(h => h.includes('claims.html'))""")
         if i > 0:   # chapter 0 has no "Where the miniature departs" box
             assert f"../book/claims.html#ledger-chapter-{i}" in links, f"{page}: its note links {links}"
+
+
+# The exercises: each solution is a code cell tagged hide-cell, followed by its answer in a dropdown admonition.
+_EXERCISES = """
+    const visible = el => { const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+                            return r.height > 0 && r.width > 0 && s.visibility !== 'hidden' && s.display !== 'none'
+                                   && el.innerText.trim().length > 0; };
+    const section = Array.from(document.querySelectorAll('main section'))
+        .find(s => /^Exercises?\\b/.test((s.querySelector(':scope > h2') || {}).innerText || ''));
+    if (!section) return null;
+    return Array.from(section.querySelectorAll('.cell.tag_hide-cell')).map(cell => {
+        const next = cell.nextElementSibling;
+        const answer = next && next.matches('.admonition.dropdown') ? next : null;
+        const body = answer ? Array.from(answer.children).filter(c => !c.matches('.admonition-title, button')) : [];
+        return {solution_shown: Array.from(cell.querySelectorAll('.cell_output, .cell_input'))
+                                     .some(visible),
+                answer: !!answer, answer_shown: body.some(visible),
+                after: next ? next.tagName + '.' + next.className : null};
+    });
+"""
+
+
+def test_exercise_answers_stay_folded_until_clicked(site, browser):
+    """A teacher can set "predict first": before a click no solution code, output or answer text is visible; every
+    solution cell is followed by its answer in a dropdown, and a click on the dropdown shows the answer."""
+    for page in (p for p in PAGES if p.startswith("notebooks/")):
+        _load(browser, f"{site}/{page}.html")
+        before = browser.execute_script(_EXERCISES)
+        assert before, f"{page}: no Exercises section with folded solutions"
+        for i, ex in enumerate(before, 1):
+            assert not ex["solution_shown"], f"{page}: solution {i} is visible before a click"
+            assert ex["answer"], f"{page}: solution {i} is followed by {ex['after']}, not a folded answer"
+            assert not ex["answer_shown"], f"{page}: answer {i} is visible before a click"
+        for title in browser.find_elements("css selector", "main .admonition.dropdown > .admonition-title"):
+            browser.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click()", title)
+        time.sleep(0.5)
+        after = browser.execute_script(_EXERCISES)
+        assert all(ex["answer_shown"] for ex in after), f"{page}: a click does not open every answer: {after}"
