@@ -34,7 +34,8 @@ __all__ = [
     "use_torch_rmsnorm", "World", "build_world", "Corpus", "build_corpus", "Probe", "ProbeTask", "make_probes",
     "CATEGORIES", "CHANCE", "TASK_CATEGORY", "CITIES", "JOBS", "NAMES", "probe_scores", "score_task", "FAMILY",
     "family", "make_model", "ScalingResult", "scaling_run",
-    "power_law_fit", "fig4_changes", "category_accuracy", "category_chance", "heldout_loss", "knowledge_by_frequency", "maths_choices",
+    "power_law_fit", "fig4_changes", "binomial_se", "best_of_bias", "Fig4Bar", "fig4_bars", "TokenBatchNorm",
+    "NORM_KINDS", "causal_lm_with_norm", "NormLeak", "norm_leak", "category_accuracy", "category_chance", "heldout_loss", "knowledge_by_frequency", "maths_choices",
 ]
 
 
@@ -802,3 +803,156 @@ def maths_choices(model: nn.Module, vocab: WordVocab, task: ProbeTask) -> dict[i
         offered.update(offsets)
         picked[offsets[max(range(len(s)), key=s.__getitem__)]] += 1
     return {k: (picked[k], offered[k]) for k in sorted(offered)}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fig. 4 with its noise: binomial error bars, the bias of a best-of-k baseline, chance-level tasks
+# --------------------------------------------------------------------------------------------------------------
+
+
+def binomial_se(p: float, n: int) -> float:
+    """Standard error of an accuracy measured on ``n`` independent probes: sqrt(p (1 - p) / n)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p: expected an accuracy in [0, 1], got {p!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n: expected a positive number of probes, got {n!r}")
+    return math.sqrt(p * (1.0 - p) / n)
+
+
+def best_of_bias(k: int, p: float, n: int) -> float:
+    """Upward bias of "the best of k models" as a baseline: E[max of k accuracies] - p, exactly, when the k accuracies
+    are independent Binomial(n, p) / n draws with the same true accuracy p (E[max] = sum_j P(max >= j) / n). Models
+    scored on the same probes make correlated errors, so for them this is an upper estimate."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k: expected a positive number of models, got {k!r}")
+    binomial_se(p, n)  # validates p and n
+    pmf = [math.comb(n, j) * p ** j * (1.0 - p) ** (n - j) for j in range(n + 1)]
+    cdf, acc = [], 0.0
+    for q in pmf:
+        acc += q
+        cdf.append(min(acc, 1.0))
+    # E[max] = sum_{j=1..n} P(max >= j) = sum_{j=1..n} (1 - F(j - 1)^k)
+    expected_max = sum(1.0 - cdf[j - 1] ** k for j in range(1, n + 1))
+    return expected_max / n - p
+
+
+@dataclass
+class Fig4Bar:
+    """One bar of Fig. 4 in miniature: the % change of the largest model over a baseline, with its standard error."""
+
+    task: str
+    largest: float        # accuracy of the largest model
+    baseline: float       # accuracy of the baseline (best smaller model, or the next-largest)
+    change: float         # 100 (largest - baseline) / baseline
+    se: float             # its standard error in the same units (binomial, delta method)
+    above_chance: bool    # largest model more than z binomial standard errors above chance
+
+
+def fig4_bars(accuracy: dict[str, Sequence[float]], n: int, baseline: str = "best", z: float = 2.0
+              ) -> dict[str, Fig4Bar]:
+    """Gopher's Fig. 4 in miniature with its noise. ``baseline="best"``: the best accuracy among the smaller sizes
+    (Gopher's rule: 280B against the best model up to 7.1B); ``"next"``: the next-largest size. The standard error of
+    100 (a - b) / b, with a and b binomial over ``n`` probes, by the delta method:
+    100 / b * sqrt(se_a^2 + (a / b)^2 se_b^2). A task counts as above chance only if the largest model's accuracy
+    exceeds chance by more than ``z`` standard errors of an accuracy at chance, sqrt(c (1 - c) / n)."""
+    if baseline not in ("best", "next"):
+        raise ValueError(f"baseline: expected 'best' or 'next', got {baseline!r}")
+    if not z > 0:
+        raise ValueError(f"z: expected a positive number of standard errors, got {z!r}")
+    out = {}
+    for task, accs in accuracy.items():
+        if len(accs) < 2:
+            raise ValueError(f"accuracy: task {task!r} needs at least two sizes, got {len(accs)}")
+        if task not in CHANCE:
+            raise ValueError(f"accuracy: unknown task {task!r}, expected one of {sorted(CHANCE)}")
+        a = float(accs[-1])
+        b = float(max(accs[:-1]) if baseline == "best" else accs[-2])
+        if b <= 0:
+            raise ValueError(f"accuracy: task {task!r} has a baseline accuracy of {b}, expected > 0")
+        se = 100.0 / b * math.sqrt(binomial_se(a, n) ** 2 + (a / b) ** 2 * binomial_se(b, n) ** 2)
+        c = CHANCE[task]
+        out[task] = Fig4Bar(task, a, b, 100.0 * (a - b) / b, se, a - c > z * binomial_se(c, n))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Why not BatchNorm: what a norm that pools over the batch does inside a causal LM
+# --------------------------------------------------------------------------------------------------------------
+
+
+class TokenBatchNorm(nn.Module):
+    """BatchNorm (Ioffe & Szegedy 2015, Alg. 1) over the tokens of a (batch, time, d) tensor: in training each
+    channel is normalised with the mean and variance over every token of every sequence in the batch; in evaluation
+    with running averages of them. Placed where a Transformer puts LayerNorm."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3:
+            raise ValueError(f"x: expected a (batch, time, d) tensor, got shape {tuple(x.shape)}")
+        return self.bn(x.transpose(1, 2)).transpose(1, 2)  # x_hat = (x - mu_B) / sqrt(sigma_B^2 + eps) * g + b
+
+
+NORM_KINDS = ("layernorm", "rmsnorm", "batchnorm")
+
+
+def causal_lm_with_norm(norm: str, vocab_size: int = 50, d_model: int = 16, n_layers: int = 2, seq_len: int = 16,
+                        seed: int = 0) -> TransformerLM:
+    """A small member of the family (:func:`make_model`) with ``norm`` in every norm slot; ``"batchnorm"`` puts
+    :class:`TokenBatchNorm` where the pre-norm decoder has LayerNorm."""
+    if norm not in NORM_KINDS:
+        raise ValueError(f"norm: expected one of {NORM_KINDS}, got {norm!r}")
+    torch.manual_seed(seed)
+    model = make_model(vocab_size, d_model, n_layers, norm="layernorm" if norm == "batchnorm" else norm,
+                       seq_len=seq_len)
+    if norm == "batchnorm":
+        for parent in list(model.modules()):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, nn.LayerNorm):
+                    setattr(parent, name, TokenBatchNorm(child.normalized_shape[0]))
+    return model
+
+
+@dataclass
+class NormLeak:
+    """Largest change of one sequence's logits at positions 0..t (see :func:`norm_leak`)."""
+
+    norm: str
+    other_sequences: float   # when the other sequences of the batch change
+    later_positions: float   # when this sequence's tokens after position t change
+    train_vs_eval: float     # between model.train() and model.eval() on the same batch
+
+
+def norm_leak(norm: str, batch_size: int = 4, seq_len: int = 16, t: int = 7, seed: int = 0) -> NormLeak:
+    """Why Transformers normalise per token: in a causal LM (:func:`causal_lm_with_norm`, training mode) compare the
+    logits of sequence 0 at positions 0..t for one batch against (a) the same batch with sequences 1.. replaced and
+    (b) the same batch with sequence 0's tokens after t replaced; and (c) the logits in training vs evaluation mode.
+    A per-token norm (LayerNorm, RMSNorm) gives exactly 0 for all three; BatchNorm's batch statistics mix tokens
+    across sequences and across time, which the causal mask cannot stop."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
+        raise ValueError(f"batch_size: expected an integer >= 2 (other sequences to change), got {batch_size!r}")
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 2:
+        raise ValueError(f"seq_len: expected an integer >= 2, got {seq_len!r}")
+    if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < seq_len - 1:
+        raise ValueError(f"t: expected a position in [0, {seq_len - 2}] (later positions must exist), got {t!r}")
+    vocab = 50
+    model = causal_lm_with_norm(norm, vocab_size=vocab, seq_len=seq_len, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, vocab, (batch_size, seq_len), generator=g)
+    others = ids.clone()
+    others[1:] = torch.randint(0, vocab, (batch_size - 1, seq_len), generator=g)
+    later = ids.clone()
+    later[0, t + 1:] = torch.randint(0, vocab, (seq_len - t - 1,), generator=g)
+
+    def logits(x: torch.Tensor, train: bool) -> torch.Tensor:
+        model.train(train)
+        with torch.no_grad():
+            return model(x)[0, :t + 1]
+
+    base = logits(ids, True)
+    return NormLeak(norm,
+                    other_sequences=(logits(others, True) - base).abs().max().item(),
+                    later_positions=(logits(later, True) - base).abs().max().item(),
+                    train_vs_eval=(logits(ids, False) - base).abs().max().item())
