@@ -404,6 +404,10 @@ def test_the_whole_pipeline_runs_end_to_end_in_miniature():
     assert set(probe) == {"pretrained LM", "random LM", "bag of words"}
     rows = u.ablation_experiment(task, lm, recipe, n=8, rows=("Last",), progress=False)
     assert 0 <= rows["Last"].error <= 100
+    # Table 6's "no LM fine-tuning": the full classifier recipe on the stage-1 LM itself, the LM left untouched
+    no_ft = u.ablation_experiment(task, lm, recipe, n=8, rows=(u.NO_LM_FT,), progress=False)[u.NO_LM_FT]
+    assert no_ft.errors == u._tuned("x", task, lm, 8, recipe, 0, None).errors
+    assert all(torch.equal(a, b) for a, b in zip(before, lm.parameters()))
     assert 1.0 < u.perplexity(lm, task.stream(task.valid), seq_len=12) < len(task.vocab)
     again = u.fig3_experiment(task, lm, recipe, {"supervised": [8]}, progress=False)
     assert again.results["supervised"][8].errors == fig3.results["supervised"][8].errors     # deterministic
@@ -451,8 +455,8 @@ def _world_b_lm(seed):
 @functools.lru_cache(maxsize=None)
 def _world_b(seed):
     task, lm, _ = _world_b_lm(seed)
-    plan = {"supervised": SMALL_NS, "semi": SMALL_NS, "scratch": SMALL_NS, "scratch_nodrop": SMALL_NS,
-            "scratch_full": SMALL_NS + (200,)}
+    # no semi-supervised arm: the chapter reports it on seed 0 and its calibration, it asserts nothing about it
+    plan = {"supervised": SMALL_NS, "scratch": SMALL_NS, "scratch_nodrop": SMALL_NS, "scratch_full": SMALL_NS + (200,)}
     fig3 = u.fig3_experiment(task, lm, u.WORLD_B, plan, seed=seed, progress=False)
     probe = u.probe_experiment(task, lm, u.WORLD_B, n=200, seed=seed)
     return fig3, probe
@@ -496,27 +500,6 @@ def test_world_b_ulmfit_beats_the_best_scratch_by_10_points_when_labels_are_few(
     claims.report("world B: supervised ULMFiT <= best scratch - 10 at n <= 100", seed,
                   **{f"sup{n}": sup[n] for n in SMALL_NS}, **{f"scratch{n}": scratch[n] for n in SMALL_NS})
     assert all(sup[n] <= scratch[n] - 10 for n in SMALL_NS)
-
-
-@pytest.mark.claims
-def test_world_b_semi_supervised_is_within_2_points_of_supervised_on_two_thirds_of_seeds():
-    """Semi-supervised ULMFiT (the LM fine-tuned on the unlabeled texts too) is at most 2 points worse than supervised
-    ULMFiT at every n <= 100 on at least two thirds of the seeds (a rate: pass at least 3 seeds). Calibration: 14 of
-    15 seed-paths hold (seeds 0-9 here, 0-4 on the other float path); the miss is +4.0 points at n = 20 (seed 3,
-    other float path), where one validation example is 0.33 points and the arms' LMs differ, so one seed can swing
-    a few points either way. Per seed the bound held on 10 of 10 and 4 of 5 seeds."""
-    seeds = claims.seeds([0, 1, 2])
-    assert len(seeds) >= 3, "a rate over seeds: pass at least 3 seeds in FOURPAPERS_SEEDS"
-    holds = 0
-    for seed in seeds:
-        fig3, _ = _world_b(seed)
-        diff = {n: fig3.error("semi", n) - fig3.error("supervised", n) for n in SMALL_NS}
-        holds += all(d <= 2 for d in diff.values())
-        claims.report("world B: semi-supervised - supervised error <= 2 at every n <= 100", seed,
-                      **{f"semi_minus_sup{n}": d for n, d in diff.items()}, holds=all(d <= 2 for d in diff.values()))
-    claims.report("world B: semi-supervised <= supervised + 2 on >= 2/3 of the seeds", "all", seeds_holding=holds,
-                  seeds=len(seeds))
-    assert 3 * holds >= 2 * len(seeds)
 
 
 @pytest.mark.claims
@@ -587,3 +570,44 @@ def test_table7_rows_tie_with_each_other():
     spread = max(means.values()) - min(means.values())
     claims.report("Table 7 rows tie: the row means over seeds lie within 5 points", "all", **means, spread=spread)
     assert spread <= 5
+
+
+@functools.lru_cache(maxsize=None)
+def _no_lm_ft(seed):
+    """Table 6's "no LM fine-tuning" row in miniature (world B, n = 20): the full classifier recipe on the stage-1
+    LM, stage 2 skipped; with the full recipe (the supervised arm) and the best scratch at n = 20."""
+    task, lm, _ = _world_b_lm(seed)
+    fig3, _ = _world_b(seed)
+    row = u.ablation_experiment(task, lm, u.WORLD_B, n=20, seed=seed, rows=(u.NO_LM_FT,), progress=False)
+    return row[u.NO_LM_FT].error, fig3.error("supervised", 20), fig3.error("best_scratch", 20)
+
+
+@pytest.mark.claims
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
+def test_no_lm_finetuning_row_beats_scratch_by_10_points(seed):
+    """Table 6's first row in miniature (world B, n = 20): without stage 2 the classifier is still at least 10 points
+    below the best scratch. Calibration (issue 14), best scratch minus the row: seeds 0-9 29.3, 42.7, 39.3,
+    33.3, 42.0, 48.7, 28.3, 51.3, 33.0, 40.3; seeds 0-4 on the other float path 37.3, 37.0, 35.3, 36.7, 44.7;
+    worst 28.3, a margin of 18.3 points over the bound."""
+    no_ft, full, scratch = _no_lm_ft(seed)
+    claims.report("no LM fine-tuning at n=20 <= best scratch - 10", seed, no_lm_ft=no_ft, ulmfit=full,
+                  scratch=scratch)
+    assert no_ft <= scratch - 10
+
+
+@pytest.mark.claims
+def test_no_lm_finetuning_ties_with_the_full_recipe():
+    """Stage 2 buys nothing the miniature resolves: averaged over the seeds (pass at least 3), the "no LM fine-tuning"
+    row's error is within 5 points of the full recipe's (supervised ULMFiT), either way; in the paper stage 2 is
+    worth 0.69 to 1.99 points (Table 6). Calibration (issue 14), row minus full recipe: per seed, seeds 0-9
+    +4.3, +0.3, -1.0, +0.0, -4.0, -1.3, -6.0, -0.7, +0.3, +2.7; seeds 0-4 on the other float path +0.3, +2.3,
+    -1.0, +3.7, -2.7. Means over consecutive triples 0-2 ... 7-9: +1.2, -0.2, -1.7, -1.8, -3.8, -2.7, -2.1,
+    +0.8; on the other float path (0-2, 1-3, 2-4) +0.6, +1.7, +0.0; worst 3.78 (seeds 4-6), a margin of 1.22
+    points; on the default seeds 0-2 the margin is 3.78 here and 4.44 on the other float path."""
+    seeds = claims.seeds([0, 1, 2])
+    assert len(seeds) >= 3, "a claim over seeds: pass at least 3 seeds in FOURPAPERS_SEEDS"
+    diffs = [_no_lm_ft(seed)[0] - _no_lm_ft(seed)[1] for seed in seeds]
+    mean = sum(diffs) / len(diffs)
+    claims.report("no LM fine-tuning - full recipe at n=20, mean over seeds", "all", mean_diff=mean,
+                  worst_seed=max(diffs, key=abs))
+    assert abs(mean) <= 5

@@ -47,7 +47,7 @@ __all__ = [
     "Recipe", "WORLD_A", "WORLD_B", "pretrained_lm", "target_lm",
     "ArmResult", "scratch_arm", "supervised_arm", "semi_supervised_arm",
     "Fig3Result", "labels_to_match", "fig3_experiment", "probe_features", "linear_probe", "probe_experiment",
-    "ABLATION_ROWS", "ablation_experiment",
+    "ABLATION_ROWS", "NO_LM_FT", "ablation_experiment",
 ]
 
 
@@ -1349,18 +1349,25 @@ ABLATION_ROWS = {
 }
 
 
+# Table 6's first row: stage 2 skipped, the full classifier recipe (Freez+discr+stlr) on the pretrained LM itself.
+NO_LM_FT = "no LM fine-tuning"
+
+
 def ablation_experiment(task: TextTask, lm: AWDLSTM, recipe: Recipe, n: int, seed: int = 0,
                         rows: Sequence[str] = tuple(ABLATION_ROWS), device: str | torch.device | None = None,
                         progress: bool = True) -> dict[str, ArmResult]:
-    """Table 7 in miniature: classifier fine-tuning variants on one stage-2 LM (fine-tuned on the n labeled docs)."""
+    """Tables 6 and 7 in miniature: classifier fine-tuning variants (Table 7's rows, :data:`ABLATION_ROWS`) on one
+    stage-2 LM fine-tuned on the n labeled docs; the row :data:`NO_LM_FT` (Table 6's "No LM fine-tuning") runs the
+    full classifier recipe on the stage-1 ``lm`` instead (no stage 2)."""
 
     for r in rows:
-        if r not in ABLATION_ROWS:
-            raise ValueError(f"rows: expected names among {tuple(ABLATION_ROWS)}, got {r!r}")
+        if r not in ABLATION_ROWS and r != NO_LM_FT:
+            raise ValueError(f"rows: expected names among {tuple(ABLATION_ROWS) + (NO_LM_FT,)}, got {r!r}")
     docs, _ = task.labeled(n, seed)
-    tuned = target_lm(lm, task, docs, recipe, seed=seed, device=device)
-    return {r: _tuned(r, task, tuned, n, recipe, seed, device, **ABLATION_ROWS[r])
-            for r in progress_bar(rows, "Table 7 rows", progress)}
+    tuned = target_lm(lm, task, docs, recipe, seed=seed, device=device) if set(rows) - {NO_LM_FT} else None
+    return {r: (_tuned(r, task, lm, n, recipe, seed, device) if r == NO_LM_FT
+                else _tuned(r, task, tuned, n, recipe, seed, device, **ABLATION_ROWS[r]))
+            for r in progress_bar(rows, "Table 6/7 rows", progress)}
 
 
 def plot_schedule(ax, T: int = 1000, lr_max: float = 0.01, cut_frac: float = 0.1, ratio: float = 32.0,
@@ -1382,5 +1389,5 @@ def plot_schedule(ax, T: int = 1000, lr_max: float = 0.01, cut_frac: float = 0.1
     ax.set_yscale("log")
     ax.set(xlabel="update t", ylabel="learning rate (log scale)",
            title=f"STLR per layer group (T={T}, cut_frac={cut_frac:g}, ratio={ratio:g}, factor {factor:g})")
-    ax.legend(fontsize=8, ncol=1 if n_groups <= 5 else 2)
+    ax.legend(ncol=1 if n_groups <= 5 else 2)  # default size: legible at phone width
     return curves
