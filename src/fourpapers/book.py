@@ -122,8 +122,8 @@ def machine(size: int = 1024, repeats: int = 5, gflops: float | None = None) -> 
     pass ``gflops`` when it was just measured, so that it is not measured twice)."""
     if gflops is None:
         gflops = matmul_gflops(size, repeats)
-    elif isinstance(gflops, bool) or not isinstance(gflops, (int, float)) or not 0 < gflops < float("inf"):
-        raise ValueError(f"gflops: expected a positive number of GFLOP/s, got {gflops!r}")
+    else:
+        gflops = _positive("gflops", gflops)
     return f"{cpu_model()}, {os.cpu_count()} cores, one thread: {gflops:.0f} GFLOP/s fp32 matmul"
 
 

@@ -602,7 +602,6 @@ def train_retrieval(n_keys: int, attention: str = "linear", rule: str = "sum", d
 
 
 def _sweep(groups, seed, device, progress, desc, replace, **kwargs) -> dict:
-
     out = {}
     for s, variants, keys in progress_bar(groups, desc, progress):
         results = train_retrieval_group(s, variants, replace=replace, seed=seed, device=device, progress=False,
@@ -757,7 +756,6 @@ def attention_timings(ns: Sequence[int] = (256, 512, 1024, 2048, 4096, 8192), mo
     _positive_int("heads", heads)
     _positive_int("d_head", d_head)
     _positive_int("chunk_size", chunk_size)
-
     jobs = [(m, mode, n) for m in methods for mode in modes for n in ns]
     rows = []
     for method, mode, n in progress_bar(jobs, "timing", progress):

@@ -62,6 +62,10 @@ def lemma2_growth(depth: int, base: int = 1, input_var: float = 1.0) -> float:
     _check_positive_int("base", base)
     if isinstance(input_var, bool) or not isinstance(input_var, (int, float)) or not input_var > 0:
         raise ValueError(f"input_var: expected a positive variance, got {input_var!r}")
+    return _lemma2(depth, base, input_var)
+
+
+def _lemma2(depth: float, base: float, input_var: float) -> float:
     return math.sqrt((input_var + depth / 2) / (input_var + base / 2))  # sqrt((v + L/2) / (v + L0/2))
 
 
@@ -223,7 +227,6 @@ def init_sweep(seed: int = 0, depths=(1, 2, 4, 8, 16), positions=("post", "pre")
         raise ValueError("positions: expected at least one norm position")
     for p in positions:
         _check_position(p)
-
     out: dict[tuple[str, int], list[InitStats]] = {(p, L): [] for L in depths for p in positions}
     jobs = [(i, L, p) for i in range(n_draws) for L in depths for p in positions]
     for i, L, p in progress_bar(jobs, "models at init", progress):
@@ -539,7 +542,7 @@ def plot_ratio_growth(sweeps: dict[str, dict[tuple[str, int], list[InitStats]]],
                 else "#999999", label=label)
     fine = [depths[0] + (depths[-1] - depths[0]) * i / 60 for i in range(61)]
     base = depths[0]
-    ax.plot(fine, [math.sqrt((input_var + L / 2) / (input_var + base / 2)) for L in fine], color=plotting.color("pre"),
+    ax.plot(fine, [_lemma2(L, base, input_var) for L in fine], color=plotting.color("pre"),
             ls="--", lw=2.2, label=f"Lemma 2: $\\sqrt{{({input_var:g} + L/2)/({input_var:g} + {base}/2)}}$")
     ax.set_xscale("log", base=2)
     ax.set_xticks(depths, [str(d) for d in depths])

@@ -1359,7 +1359,6 @@ def ablation_experiment(task: TextTask, lm: AWDLSTM, recipe: Recipe, n: int, see
     """Tables 6 and 7 in miniature: classifier fine-tuning variants (Table 7's rows, :data:`ABLATION_ROWS`) on one
     stage-2 LM fine-tuned on the n labeled docs; the row :data:`NO_LM_FT` (Table 6's "No LM fine-tuning") runs the
     full classifier recipe on the stage-1 ``lm`` instead (no stage 2)."""
-
     for r in rows:
         if r not in ABLATION_ROWS and r != NO_LM_FT:
             raise ValueError(f"rows: expected names among {tuple(ABLATION_ROWS) + (NO_LM_FT,)}, got {r!r}")
