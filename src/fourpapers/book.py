@@ -151,9 +151,11 @@ def reference_seconds(seconds: float, gflops: float) -> float:
 
 
 def executed_line(seconds: float, gflops: float) -> str:
-    """A chapter's closing line: wall seconds, reference-seconds (:func:`reference_seconds`) and :func:`machine`."""
-    return (f"executed in {seconds:.0f} s on {machine(gflops=gflops)} = {reference_seconds(seconds, gflops):.0f} "
-            f"reference-seconds (seconds at {REFERENCE_GFLOPS:.0f} GFLOP/s)")
+    """A chapter's closing lines: wall seconds and reference-seconds
+    (:func:`reference_seconds`), then :func:`machine`, each line within 88 columns."""
+    ref = reference_seconds(seconds, gflops)
+    return (f"executed in {seconds:.0f} s = {ref:.0f} reference-seconds "
+            f"(seconds at {REFERENCE_GFLOPS:.0f} GFLOP/s)\non {machine(gflops=gflops)}")
 
 
 def read_executed_line(text: str) -> tuple[float, float]:
@@ -161,7 +163,8 @@ def read_executed_line(text: str) -> tuple[float, float]:
     ``executed in N s on <machine>`` line), as printed: ``(seconds, gflops)``."""
     import re
 
-    m = re.search(r"executed in (\d+(?:\.\d+)?) s\b.*one thread: (\d+(?:\.\d+)?) GFLOP/s", str(text))
+    m = re.search(r"executed in (\d+(?:\.\d+)?) s\b.*?one thread: (\d+(?:\.\d+)?) GFLOP/s", str(text),
+                  re.S)
     if not m:
         raise ValueError(f"text: expected a line 'executed in N s ... one thread: G GFLOP/s ...', got {text!r}")
     return float(m.group(1)), float(m.group(2))
