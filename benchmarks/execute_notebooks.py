@@ -1,23 +1,28 @@
-"""Execute notebooks (what `make notebooks` runs): in place, or into --out, one kernel per notebook, with a per-cell
-limit, and record the float path they ran on (``fourpapers.book.float_path``) in each notebook's metadata.
+"""Execute notebooks (what `make notebooks` runs): in place, or into --out, one kernel
+per notebook, with a per-cell limit, and record the float path they ran on
+(``fourpapers.book.float_path``) in each notebook's metadata.
 
-Why not `jupyter execute`: it can wait forever on a kernel that has gone idle (seen with ipykernel 7.4.0 and 6.31.0
-alike). Measured here on a 4-cell notebook with an ipywidgets `interact` cell: nbclient's wait for a message is
-one asyncio poll of the ZeroMQ socket for the whole per-cell timeout, and now and then the wake-up for a message
-that has already arrived is missed; the client then sleeps until the timeout (forever without one). With a
-900 s timeout 5 of 10 runs stalled; with 20 s, 0 of 10. So each wait here is cut into 1-second polls
-(`_patient`), which see a message that is already there, and nbclient's per-cell timeout is backed by a watchdog
-thread: if one cell runs longer than --cell-limit (+ a short grace), the kernel is killed and the run stops with an
-error naming the notebook, the cell's index and its first line, instead of hanging.
+Why not `jupyter execute`: it can wait forever on a kernel that has gone idle (seen with
+ipykernel 7.4.0 and 6.31.0 alike). Measured here on a 4-cell notebook with an ipywidgets
+`interact` cell: nbclient's wait for a message is one asyncio poll of the ZeroMQ socket
+for the whole per-cell timeout, and now and then the wake-up for a message that has
+already arrived is missed; the client then sleeps until the timeout (forever without
+one). With a 900 s timeout 5 of 10 runs stalled; with 20 s, 0 of 10. So each wait here
+is cut into 1-second polls (`_patient`), which see a message that is already there, and
+nbclient's per-cell timeout is backed by a watchdog thread: if one cell runs longer than
+--cell-limit (+ a short grace), the kernel is killed and the run stops with an error
+naming the notebook, the cell's index and its first line, instead of hanging.
 
-    python benchmarks/execute_notebooks.py notebooks/01_ln_placement.ipynb [--out DIR] [--cell-limit 900]
+    python benchmarks/execute_notebooks.py notebooks/01_ln_placement.ipynb \
+        [--out DIR] [--cell-limit 900]
 """
+
 from __future__ import annotations
 
 import argparse
 import os
-import queue
 import pathlib
+import queue
 import signal
 import sys
 import threading
@@ -28,18 +33,25 @@ from nbclient import NotebookClient
 
 from fourpapers.book import float_path
 
-GRACE = 60  # seconds past the per-cell limit before the watchdog steps in (nbclient's own timeout goes first)
+# seconds past the per-cell limit before the watchdog steps in (nbclient's own timeout
+# goes first)
+GRACE = 60
 POLL = 1.0  # seconds per poll of a kernel channel
 
 
 def _patient(get_msg):
-    """Wrap an async channel's ``get_msg(timeout)`` so that it waits in polls of at most POLL seconds (a missed
-    wake-up then costs a second, not the whole timeout) and still raises ``queue.Empty`` at the same deadline."""
+    """Wrap an async channel's ``get_msg(timeout)`` so that it waits in polls of at most
+    POLL seconds (a missed wake-up then costs a second, not the whole timeout) and still
+    raises ``queue.Empty`` at the same deadline."""
 
     async def wrapped(timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            step = POLL if deadline is None else max(0.0, min(POLL, deadline - time.monotonic()))
+            step = (
+                POLL
+                if deadline is None
+                else max(0.0, min(POLL, deadline - time.monotonic()))
+            )
             try:
                 return await get_msg(timeout=step)
             except queue.Empty:
@@ -51,10 +63,17 @@ def _patient(get_msg):
 
 def execute(path: pathlib.Path, out: pathlib.Path, cell_limit: float) -> float:
     nb = nbformat.read(path, as_version=4)
-    os.environ["FOURPAPERS_PROGRESS"] = "off"  # the kernel inherits it: no progress widgets in the stored book
+    os.environ["FOURPAPERS_PROGRESS"] = (
+        "off"  # the kernel inherits it: no progress widgets in the stored book
+    )
     state = {"cell": None, "start": None, "pid": None}
-    client = NotebookClient(nb, timeout=int(cell_limit), kernel_name="python3", record_timing=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=int(cell_limit),
+        kernel_name="python3",
+        record_timing=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
 
     def on_start(**_):
         proc = getattr(getattr(client.km, "provisioner", None), "process", None)
@@ -68,7 +87,11 @@ def execute(path: pathlib.Path, out: pathlib.Path, cell_limit: float) -> float:
     def on_done(**_):
         state["start"] = None
 
-    client.on_notebook_start, client.on_cell_execute, client.on_cell_executed = on_start, on_cell, on_done
+    client.on_notebook_start, client.on_cell_execute, client.on_cell_executed = (
+        on_start,
+        on_cell,
+        on_done,
+    )
     stop = threading.Event()
 
     def watchdog():
@@ -76,8 +99,13 @@ def execute(path: pathlib.Path, out: pathlib.Path, cell_limit: float) -> float:
             start = state["start"]
             if start is not None and time.monotonic() - start > cell_limit + GRACE:
                 first = nb.cells[state["cell"]].source.splitlines()[:1] or [""]
-                print(f"ERROR {path}: cell {state['cell']} ({first[0][:70]!r}) ran over {cell_limit:.0f} s "
-                      f"(+{GRACE} s grace); killing its kernel and stopping.", file=sys.stderr, flush=True)
+                print(
+                    f"ERROR {path}: cell {state['cell']} ({first[0][:70]!r}) ran over "
+                    f"{cell_limit:.0f} s "
+                    f"(+{GRACE} s grace); killing its kernel and stopping.",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if state["pid"]:
                     try:
                         os.kill(state["pid"], signal.SIGKILL)
@@ -101,19 +129,30 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def strip_hidden_widgets(nb) -> int:
-    """Drop the widget views of cells the book hides and nbval does not compare (tagged ``remove-output`` and
-    ``nbval-ignore-output``: the ipywidgets explorers) and the notebook's stored widget state, which only those views used. A stored view is
-    an empty box to a reader and useless to anyone who opens the notebook (widgets come alive only when re-run).
-    Returns how many outputs were dropped."""
+    """Drop the widget views of cells the book hides and nbval does not compare (tagged
+    ``remove-output`` and ``nbval-ignore-output``: the ipywidgets explorers) and the
+    notebook's stored widget state, which only those views used. A stored view is an
+    empty box to a reader and useless to anyone who opens the notebook (widgets come
+    alive only when re-run). Returns how many outputs were dropped."""
     dropped = 0
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
-        if cell.cell_type != "code" or not {"remove-output", "nbval-ignore-output"} <= set(tags):
+        if cell.cell_type != "code" or not {
+            "remove-output",
+            "nbval-ignore-output",
+        } <= set(tags):
             continue
-        keep = [o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})]
+        keep = [
+            o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})
+        ]
         dropped += len(cell.outputs) - len(keep)
         cell.outputs = keep
-    if not any(WIDGET_VIEW in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs):
+    if not any(
+        WIDGET_VIEW in o.get("data", {})
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    ):
         nb.metadata.pop("widgets", None)
     return dropped
 
@@ -121,10 +160,23 @@ def strip_hidden_widgets(nb) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="+", type=pathlib.Path)
-    ap.add_argument("--out", type=pathlib.Path, help="write executed copies into this folder (default: in place)")
-    ap.add_argument("--cell-limit", type=float, default=900.0, help="seconds one cell may run (default 900)")
-    ap.add_argument("--strip-only", action="store_true",
-                    help="execute nothing: drop the hidden cells' widget views from the stored notebooks")
+    ap.add_argument(
+        "--out",
+        type=pathlib.Path,
+        help="write executed copies into this folder (default: in place)",
+    )
+    ap.add_argument(
+        "--cell-limit",
+        type=float,
+        default=900.0,
+        help="seconds one cell may run (default 900)",
+    )
+    ap.add_argument(
+        "--strip-only",
+        action="store_true",
+        help="execute nothing: drop the hidden cells' widget views from the stored "
+        "notebooks",
+    )
     args = ap.parse_args(argv)
     if args.strip_only:
         for path in args.notebooks:

@@ -1,10 +1,14 @@
-"""Run every notebook's code cells as a plain script (no Jupyter needed), e.g. on a CUDA machine:
+"""Run every notebook's code cells as a plain script (no Jupyter needed), e.g. on a CUDA
+machine:
 
-    FOURPAPERS_DEVICE=cuda MPLBACKEND=Agg PYTHONPATH=src python3 benchmarks/notebooks_as_scripts.py [NOTEBOOK ...]
+    FOURPAPERS_DEVICE=cuda MPLBACKEND=Agg PYTHONPATH=src \
+        python3 benchmarks/notebooks_as_scripts.py [NOTEBOOK ...]
 
-Cells that only make sense in a notebook front end (the Colab install cell, ipywidgets explorers) are skipped.
-Prints one line per notebook: ok/FAILED and wall seconds. Exit status 1 if any notebook failed.
+Cells that only make sense in a notebook front end (the Colab install cell, ipywidgets
+explorers) are skipped. Prints one line per notebook: ok/FAILED and wall seconds. Exit
+status 1 if any notebook failed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,7 +47,9 @@ def run(path: pathlib.Path) -> tuple[bool, float, str]:
 
 
 def main(argv: list[str]) -> int:
-    paths = [pathlib.Path(p) for p in argv] or sorted(pathlib.Path("notebooks").glob("*.ipynb"))
+    paths = [pathlib.Path(p) for p in argv] or sorted(
+        pathlib.Path("notebooks").glob("*.ipynb")
+    )
     failed = 0
     for p in paths:
         ok, secs, detail = run(p)
