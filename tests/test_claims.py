@@ -67,3 +67,13 @@ def test_structured_results_join_reports_and_outcomes(monkeypatch, tmp_path, cap
     assert res["tests/test_gopher.py::test_y"]["chapter"] == 4 and res["tests/test_gopher.py::test_y"]["reports"] == []
     with pytest.raises(ValueError, match="outcome"):
         claims.record_outcome("t", "xfailed")
+
+
+def test_a_chapter_is_read_from_its_test_file_or_its_test_folder():
+    from fourpapers import claims
+
+    assert claims._chapter("tests/test_ulmfit.py::test_x[1]") == 3
+    assert claims._chapter("tests/ulmfit/test_stages.py::test_x[1]") == 3
+    assert claims._chapter("tests/gopher/test_scaling.py::test_y") == 4
+    assert claims._chapter("tests/test_book.py::test_z") is None
+    assert claims._chapter("tests/test_ulmfit_extra.py::test_z") is None

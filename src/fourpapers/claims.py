@@ -26,8 +26,9 @@ ENV = "FOURPAPERS_SEEDS"
 LOG_ENV = "FOURPAPERS_CLAIMS_LOG"
 JSONL_ENV = "FOURPAPERS_CLAIMS_JSONL"
 # Which chapter a claims test file belongs to (tests mirror the chapter modules).
-CHAPTERS = {"test_toolkit.py": 0, "test_ln_placement.py": 1, "test_fast_weights.py": 2, "test_ulmfit.py": 3,
-            "test_gopher.py": 4}
+# chapter module -> chapter number; a chapter's tests are tests/test_<module>.py or the
+# files under tests/<module>/ (one test file per file of the chapter's package)
+CHAPTERS = {"toolkit": 0, "ln_placement": 1, "fast_weights": 2, "ulmfit": 3, "gopher": 4}
 
 
 def seeds(default: Sequence[int]) -> list[int]:
@@ -93,7 +94,13 @@ def _current_test() -> str:
 
 
 def _chapter(test: str) -> int | None:
-    return CHAPTERS.get(pathlib.PurePosixPath(test.split("::")[0]).name)
+    """The chapter a test id belongs to: ``tests/test_ulmfit.py::...`` or
+    ``tests/ulmfit/test_recipe.py::...`` -> 3; None for a test of the shared core."""
+    path = pathlib.PurePosixPath(test.split("::")[0])
+    if len(path.parts) >= 2 and path.parts[-2] in CHAPTERS:
+        return CHAPTERS[path.parts[-2]]
+    stem = path.stem
+    return CHAPTERS.get(stem[len("test_"):]) if stem.startswith("test_") else None
 
 
 def _append_json(record: dict) -> None:

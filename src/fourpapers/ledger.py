@@ -48,7 +48,21 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 LEDGER = ROOT / "book" / "claims.yml"
 PAGE = ROOT / "book" / "claims.md"
 STATUSES = ("shown", "not shown")
-TEST_FILES = {chapter: f"tests/{name}" for name, chapter in _claims.CHAPTERS.items()}
+# where a chapter's tests live: a folder tests/<module>/ or one file tests/test_<module>.py
+TEST_FILES = {
+    chapter: f"tests/{name}/" if (ROOT / "tests" / name).is_dir() else f"tests/test_{name}.py"
+    for name, chapter in _claims.CHAPTERS.items()
+}
+
+
+def claim_id(test: str) -> str:
+    """A claims test's id in the ledger, whichever file of its chapter holds it:
+    ``tests/ulmfit/test_stages.py::test_x[1]`` -> ``tests/ulmfit/::test_x[1]``; a test
+    outside the chapters keeps its id."""
+    chapter = _claims._chapter(test)
+    if chapter is None or "::" not in test:
+        return test
+    return f"{TEST_FILES[chapter]}::{test.split('::', 1)[1]}"
 # a MyST comment line: the seeds and float path the page was rendered from
 _META = "% ledger: "
 _CLAIM_FIELDS = {"paper", "miniature", "status", "show"}
@@ -166,7 +180,7 @@ def collected_claims(root: str | os.PathLike = ROOT) -> set[str]:
             f"tests:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
         )
     return {
-        line.split("[", 1)[0]
+        claim_id(line.split("[", 1)[0])
         for line in proc.stdout.splitlines()
         if "::" in line and not line.startswith(" ")
     }
@@ -195,7 +209,7 @@ def claim_results(results: dict) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for test, rec in results.items():
         m = re.fullmatch(r"(.+?)(?:\[(\d+)\])?", test)
-        claim, seed = m.group(1), m.group(2)
+        claim, seed = claim_id(m.group(1)), m.group(2)
         seeds = {r["seed"] for r in rec["reports"]}
         if seed is not None:
             key = int(seed)
