@@ -40,6 +40,15 @@ def test_collected_claims_sees_a_new_claims_test(tmp_path):
         ledger.collected_claims(tmp_path / "nowhere")
 
 
+
+def test_a_chapter_folder_of_tests_names_its_claims_by_the_folder():
+    assert ledger.claim_id("tests/fast_weights/test_retrieval.py::test_x[3]") == "tests/fast_weights::test_x[3]"
+    assert ledger.claim_id("tests/test_toolkit.py::test_x") == "tests/test_toolkit.py::test_x"
+    assert claims._chapter("tests/fast_weights/test_retrieval.py::test_x[3]") == 2
+    assert claims._chapter("tests/test_toolkit.py::test_x") == 0
+    assert claims._chapter("tests/test_models.py::test_x") is None
+
+
 def _yml(tmp_path, **overrides):
     claim = {"paper": "P 2020: x is 4.", "miniature": "x > 1.", "status": "shown", "show": ["x"], **overrides}
     text = json.dumps({"chapters": {0: {"title": "T", "notebook": "notebooks/00_toolkit",

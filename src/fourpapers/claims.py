@@ -25,8 +25,10 @@ __all__ = ["seeds", "report", "record_outcome", "read_results", "CHAPTERS"]
 ENV = "FOURPAPERS_SEEDS"
 LOG_ENV = "FOURPAPERS_CLAIMS_LOG"
 JSONL_ENV = "FOURPAPERS_CLAIMS_JSONL"
-# Which chapter a claims test file belongs to (tests mirror the chapter modules).
-CHAPTERS = {"test_toolkit.py": 0, "test_ln_placement.py": 1, "test_fast_weights.py": 2, "test_ulmfit.py": 3,
+# Which chapter a claims test belongs to (tests mirror the chapter modules): its file, ``tests/test_x.py``, or for
+# a chapter whose module is a package, ``fourpapers/x/``, the folder of its tests, ``tests/x/`` (one test file per
+# file of the package).
+CHAPTERS = {"test_toolkit.py": 0, "test_ln_placement.py": 1, "fast_weights": 2, "test_ulmfit.py": 3,
             "test_gopher.py": 4}
 
 
@@ -93,7 +95,8 @@ def _current_test() -> str:
 
 
 def _chapter(test: str) -> int | None:
-    return CHAPTERS.get(pathlib.PurePosixPath(test.split("::")[0]).name)
+    path = pathlib.PurePosixPath(test.split("::")[0])
+    return CHAPTERS.get(path.name, CHAPTERS.get(path.parent.name))
 
 
 def _append_json(record: dict) -> None:

@@ -3,7 +3,9 @@ book per chapter, with the paper's statement, the miniature's claim, the numbers
 status, rendered from a claims run (the JSON lines that ``fourpapers.claims`` writes, ``_build/claims.jsonl``).
 
 What a claim says lives in ``book/claims.yml`` (:func:`load_ledger`), keyed by test function name; what it measured
-comes from the run. A claim's id is its test function, ``tests/test_x.py::test_name``; its per-seed values come from
+comes from the run. A claim's id is its test function, ``tests/test_x.py::test_name``, or for a chapter whose tests
+are a folder, ``tests/x::test_name`` (:func:`claim_id`: the folder, whichever of its files holds the test); its
+per-seed values come from
 the ``[seed]`` items of that test (a test without a seed parameter reports seed ``"all"``: an aggregate over the
 run's seeds). :func:`collected_claims` asks pytest which claims tests exist (collection only, no claims run), so a
 test can check that the metadata and the page name exactly those (:func:`page_ids`).
@@ -27,7 +29,7 @@ import sys
 
 from . import claims as _claims
 
-__all__ = ["STATUSES", "load_ledger", "ledger_ids", "collected_claims", "page_ids", "claim_results", "render",
+__all__ = ["STATUSES", "load_ledger", "claim_id", "ledger_ids", "collected_claims", "page_ids", "claim_results", "render",
            "compare", "format_value"]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -86,6 +88,17 @@ def load_ledger(path: str | os.PathLike = LEDGER) -> dict:
     return dict(sorted(out.items()))
 
 
+def claim_id(nodeid: str) -> str:
+    """A claims test's id in the ledger: its pytest node id, except that a test in a chapter's folder of tests is
+    named by the folder (``tests/fast_weights/test_retrieval.py::test_x[0]`` -> ``tests/fast_weights::test_x[0]``),
+    so that the ledger need not know which file of the folder holds it."""
+    path, sep, rest = nodeid.partition("::")
+    folder = pathlib.PurePosixPath(path).parent
+    if folder.name in _claims.CHAPTERS:
+        path = str(folder)
+    return path + sep + rest
+
+
 def ledger_ids(ledger: dict) -> set[str]:
     """The claim ids the metadata names: ``tests/test_x.py::test_name``."""
     return {f"{TEST_FILES[ch]}::{name}" for ch, entry in ledger.items() for name in entry["claims"]}
@@ -103,7 +116,8 @@ def collected_claims(root: str | os.PathLike = ROOT) -> set[str]:
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"pytest could not collect the claims tests:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-    return {line.split("[", 1)[0] for line in proc.stdout.splitlines() if "::" in line and not line.startswith(" ")}
+    return {claim_id(line.split("[", 1)[0]) for line in proc.stdout.splitlines()
+            if "::" in line and not line.startswith(" ")}
 
 
 def page_ids(text: str) -> set[str]:
@@ -124,7 +138,7 @@ def claim_results(results: dict) -> dict[str, dict]:
     ...}}}``, where ``seed`` is an int, or ``"all"`` for a test without a seed parameter."""
     out: dict[str, dict] = {}
     for test, rec in results.items():
-        m = re.fullmatch(r"(.+?)(?:\[(\d+)\])?", test)
+        m = re.fullmatch(r"(.+?)(?:\[(\d+)\])?", claim_id(test))
         claim, seed = m.group(1), m.group(2)
         seeds = {r["seed"] for r in rec["reports"]}
         if seed is not None:
