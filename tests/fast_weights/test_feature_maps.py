@@ -1,4 +1,6 @@
 """Chapter 2, src/fourpapers/fast_weights/feature_maps.py: DPFP, FAVOR+, names and sizes."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -43,6 +45,30 @@ def test_favor_is_positive_reproducible_and_approximates_the_softmax_kernel():
 
 
 
+def test_favor_pm_is_the_papers_2m_features_and_unbiased_for_the_softmax_kernel():
+    g = torch.Generator().manual_seed(0)
+    q, k = (0.3 * torch.randn(16, 8, generator=g, dtype=torch.float64) for _ in range(2))
+    omega = fw.orthogonal_gaussian(8, 8, torch.Generator().manual_seed(1))
+    phi = fw.favor_pm(q, omega)
+    half = q.pow(2).sum(-1, keepdim=True) / 2
+    ref = torch.cat([torch.exp(q @ omega.T - half), torch.exp(-q @ omega.T - half)], -1) / math.sqrt(16)
+    assert phi.shape == (16, 16) and (phi > 0).all() and torch.allclose(phi, ref, atol=1e-14)
+    # the same generator state draws the same omega; the next draw is a new one
+    a, b = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(fw.orthogonal_gaussian(8, 8, a), fw.orthogonal_gaussian(8, 8, b))
+    assert not torch.equal(fw.orthogonal_gaussian(8, 8, a), fw.orthogonal_gaussian(8, 8, torch.Generator()))
+    # rows orthogonal within each block of d rows
+    om = fw.orthogonal_gaussian(4, 8, a)
+    for block in (om[:4], om[4:]):
+        unit = block / block.norm(dim=1, keepdim=True)
+        assert torch.allclose(unit @ unit.T, torch.eye(4, dtype=unit.dtype), atol=1e-12)
+    # unbiased: averaged over fresh draws, phi(q)^T phi(k) -> exp(q^T k)
+    exact = (q * k).sum(-1).exp()
+    draws = [fw.orthogonal_gaussian(8, 8, a) for _ in range(200)]
+    mean = torch.stack([(fw.favor_pm(q, o) * fw.favor_pm(k, o)).sum(-1) for o in draws]).mean(0)
+    assert ((mean - exact).abs() / exact).max() < 0.1
+
+
 def test_feature_maps_by_name():
     x = torch.randn(3, 4)
     assert torch.equal(fw.get_feature_map("elu")(x), F.elu(x) + 1)
@@ -64,6 +90,9 @@ def test_feature_maps_by_name():
         (lambda q, k, v: fw.favor(q, seed=-1), "seed"),
         (lambda q, k, v: fw.feature_size("elu", 0), "d"),
         (lambda q, k, v: fw.feature_size(torch.tanh, 4), "feature_map"),
+        (lambda q, k, v: fw.favor_pm(q, torch.zeros(4, 3)), "omega"),
+        (lambda q, k, v: fw.orthogonal_gaussian(8, 0, torch.Generator()), "m"),
+        (lambda q, k, v: fw.orthogonal_gaussian(0, 8, torch.Generator()), "d"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_the_argument(call, arg):

@@ -70,6 +70,25 @@ def test_retrieval_memories_reject_bad_ids(which, bad, expected):
             model(**args)
 
 
+def test_favor_redrawn_draws_new_features_every_forward_pass_from_its_seed():
+    keys, values, query, _ = fw.retrieval_batch(5, 6, torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    a = fw.RetrievalModel(6, "favor_redrawn", d_key=4, feature_seed=1).double()
+    torch.manual_seed(0)
+    b = fw.RetrievalModel(6, "favor_redrawn", d_key=4, feature_seed=1).double()
+    assert a.d_dot == 8                                    # d_dot = 2m, m = d_key
+    first = a(keys, values, query)
+    assert torch.equal(first, b(keys, values, query))      # same seed, same draws
+    assert not torch.allclose(first, a(keys, values, query))   # the next call draws anew
+    k = a.W_k(torch.cat([F.one_hot(values, 6).double(), a.emb(keys)], -1))
+    q = a.W_q(a.emb(query))
+    omega = fw.orthogonal_gaussian(4, 4, torch.Generator().manual_seed(1))   # the first draw
+    fk, fq = fw.favor_pm(k, omega), fw.favor_pm(q, omega)
+    w = (fk @ fq.unsqueeze(-1)).squeeze(-1)
+    ref = (w.unsqueeze(-1) * F.one_hot(values, 6)).sum(1) / (w.sum(1, keepdim=True) + fw.EPS)
+    assert (first - ref).abs().max() < 1e-12
+
+
 def test_retrieval_loss_is_one_half_at_zero_prediction():
     class Zero(torch.nn.Module):
         def forward(self, keys, values, query):
@@ -94,6 +113,7 @@ def test_train_retrieval_is_reproducible_and_learns_a_small_task():
         (lambda: fw.RetrievalModel(4, "linear", "hebb"), "rule"),
         (lambda: fw.RetrievalModel(4, "softmax", "delta"), "rule"),
         (lambda: fw.RetrievalModel(4, d_key=0), "d_key"),
+        (lambda: fw.RetrievalModel(4, feature_seed=-1), "feature_seed"),
         (lambda: fw.retrieval_batch(0, 4), "batch_size"),
         (lambda: fw.retrieval_batch(4, 0), "n_keys"),
         (lambda: fw.train_retrieval(4, steps=0), "steps"),
@@ -123,14 +143,15 @@ def test_sweeps_key_their_runs_and_match_single_runs():
 
 
 def test_group_computes_what_each_model_computes_and_trains_like_it():
-    variants = [("softmax", "sum"), ("linear", "sum"), ("dpfp2", "sum"), ("dpfp1", "delta"), ("favor", "sum")]
+    variants = [("softmax", "sum"), ("linear", "sum"), ("dpfp2", "sum"), ("dpfp1", "delta"), ("favor", "sum"),
+                ("favor_redrawn", "sum")]
     group = fw.RetrievalGroup(7, variants, d_key=4, init_seed=3).double()
     keys, values, query, target = fw.retrieval_batch(6, 7, torch.Generator().manual_seed(2), replace=True)
     y = group(keys, values, query)
     losses = group.losses(keys, values, query, target)
     for i, (attention, rule) in enumerate(variants):
         torch.manual_seed(3)
-        model = fw.RetrievalModel(7, attention, rule, d_key=4).double()   # initialised as the group's member
+        model = fw.RetrievalModel(7, attention, rule, d_key=4, feature_seed=3).double()   # as the group's member
         assert torch.equal(model.emb.weight, group.emb[i]) and torch.equal(model.W_k.weight, group.W_k[i])
         assert (model(keys, values, query) - y[i]).abs().max() < 1e-12
         assert fw.retrieval_loss(model, keys, values, query, target).item() == pytest.approx(losses[i].item(), abs=1e-12)

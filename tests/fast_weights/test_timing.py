@@ -55,3 +55,11 @@ def test_time_call_counts_blocks_and_calls():
     assert len(calls) == 3                                                  # the first call is the first block
     ticks = iter(range(1000))
     assert fw.time_call(lambda: None, repeats=2, min_block=0.0, clock=lambda: float(next(ticks))) == 1.0
+
+
+def test_delta_rule_timings_run_both_forms():
+    rows = fw.attention_timings(ns=(16, 40), modes=("fwd", "fwdbwd"), methods=("delta", "delta_chunked"),
+                                d_head=8, chunk_size=8, repeats=1, min_block=0.0, progress=False)
+    assert [(r.method, r.mode, r.n) for r in rows] == [
+        (m, mode, n) for m in ("delta", "delta_chunked") for mode in ("fwd", "fwdbwd") for n in (16, 40)]
+    assert all(r.seconds > 0 for r in rows)

@@ -4,7 +4,8 @@ Schmidhuber 1991/92; Katharopoulos et al. 2020; Choromanski et al. 2020; Schlag,
 Schmidhuber 2021. One file per part of the story:
 
 * :mod:`.feature_maps` -- phi by name: ``"elu"`` (elu + 1), ``"dpfp"``/``"dpfp2"``/...,
-  ``"favor"``/``"favor<m>"``, ``"identity"``; d_dot = :func:`feature_size`.
+  ``"favor"``/``"favor<m>"``, ``"identity"``; d_dot = :func:`feature_size`; FAVOR+ as
+  Schlag et al. ran it, 2m features redrawn every call (:func:`favor_pm`).
 * :mod:`.forms` -- three computations of the same causal linear attention, tensors
   laid out ``[batch, heads, time, dim]``: :func:`fast_weight_recurrence` (the fast
   weight programmer step by step: ``W_t = W_{t-1} + v_t (x) phi(k_t)``,
@@ -12,8 +13,9 @@ Schmidhuber 2021. One file per part of the story:
   ``Y = [(phiQ phiK^T . M) V] / [(phiQ phiK^T . M) 1]``) and
   :func:`chunked_linear_attention` (O(N): the masked form inside chunks, the fast
   weights carried between them, all chunks at once as batched matmuls).
-* :mod:`.delta_rule` -- the delta rule (:func:`delta_rule`), its writes per chunk as one
-  triangular solve, and the closed-form retrieval error (:func:`closed_form_retrieval`).
+* :mod:`.delta_rule` -- the delta rule step by step (:func:`delta_rule`) and chunkwise
+  (:func:`chunked_delta_rule`: its writes per chunk by a triangular solve), and the
+  closed-form retrieval error (:func:`closed_form_retrieval`).
 * :mod:`.retrieval` -- the associative-retrieval task of Schlag et al.'s Figs. 2-3:
   :class:`RetrievalModel`, :func:`train_retrieval`, :func:`capacity_sweep`,
   :func:`overwrite_sweep`.
@@ -23,14 +25,16 @@ Schmidhuber 2021. One file per part of the story:
 
 from __future__ import annotations
 
-from .delta_rule import RULES, closed_form_retrieval, delta_rule
+from .delta_rule import RULES, chunked_delta_rule, closed_form_retrieval, delta_rule
 from .feature_maps import (
     FEATURE_MAPS,
     dpfp,
     elu_feature_map,
     favor,
+    favor_pm,
     feature_size,
     get_feature_map,
+    orthogonal_gaussian,
 )
 from .forms import (
     EPS,
@@ -67,12 +71,15 @@ __all__ = [
     "elu_feature_map",
     "dpfp",
     "favor",
+    "favor_pm",
+    "orthogonal_gaussian",
     "get_feature_map",
     "feature_size",
     "fast_weight_recurrence",
     "linear_attention",
     "chunked_linear_attention",
     "delta_rule",
+    "chunked_delta_rule",
     "closed_form_retrieval",
     "retrieval_batch",
     "RetrievalModel",

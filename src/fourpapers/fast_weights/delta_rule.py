@@ -63,6 +63,58 @@ def _delta_updates(fk: torch.Tensor, v: torch.Tensor, beta: torch.Tensor) -> tor
     return torch.linalg.solve_triangular(A + eye, beta.unsqueeze(-1) * v, upper=False, unitriangular=True)
 
 
+def chunked_delta_rule(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    feature_map="elu",
+    chunk_size: int = 64,
+    normalize: bool = True,
+) -> torch.Tensor:
+    """:func:`delta_rule` computed chunk by chunk: the chunkwise parallel form of Yang et al. 2024 in miniature.
+
+    Inside a chunk of C steps that starts from the fast weights W, the writes are
+    u_t = beta_t (v_t - W phi(k_t) - sum_{s<t in chunk} (phi(k_s)^T phi(k_t)) u_s), so with
+    T = I + diag(beta) tril(phiK phiK^T, -1) (as in :func:`_delta_updates`):
+    U = T^-1 diag(beta) V - T^-1 diag(beta) phiK W^T. Both triangular solves run for all chunks at once;
+    the loop over chunks only carries W: U, then Y = phiQ W^T + tril(phiQ phiK^T) U, then W += U^T phiK.
+    The same numbers as :func:`delta_rule` up to rounding (tested); a length that is not a multiple of
+    ``chunk_size`` is zero-padded at the end (a zero key writes nothing).
+    """
+    _check_qkv(q, k, v)
+    beta = _check_beta(beta, q)
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ValueError(f"chunk_size: expected a positive integer, got {chunk_size!r}")
+    fq, fk = _features(q, k, feature_map)
+    if normalize:
+        fq, fk = _sum_normalize(fq), _sum_normalize(fk)
+    B, H, T, p = fk.shape
+    dv = v.shape[-1]
+    C = min(chunk_size, T)
+    n = -(-T // C)
+    pad = n * C - T
+    if pad:
+        fq, fk, v = (F.pad(t, (0, 0, 0, pad)) for t in (fq, fk, v))
+        beta = F.pad(beta, (0, pad))
+    qc, kc = fq.reshape(B, H, n, C, p), fk.reshape(B, H, n, C, p)
+    vc, bc = v.reshape(B, H, n, C, dv), beta.reshape(B, H, n, C, 1)
+    A = (kc @ kc.transpose(-1, -2)).tril(-1) * bc           # diag(beta) tril(phiK phiK^T, -1)
+    eye = torch.eye(C, dtype=fk.dtype, device=fk.device)
+    rhs = torch.cat([bc * vc, bc * kc], dim=-1)               # [diag(beta) V, diag(beta) phiK]
+    sol = torch.linalg.solve_triangular(A + eye, rhs, upper=False, unitriangular=True)
+    U0, Kw = sol[..., :dv], sol[..., dv:]                     # T^-1 diag(beta) V, T^-1 diag(beta) phiK
+    QK = (qc @ kc.transpose(-1, -2)).tril()                   # tril(phiQ phiK^T), diagonal included
+    W = v.new_zeros(B, H, dv, p)
+    ys = []
+    for c in range(n):
+        Wt = W.transpose(-1, -2)                              # W^T, [p, dv]
+        U = U0[:, :, c] - Kw[:, :, c] @ Wt                    # this chunk's writes u_t
+        ys.append(qc[:, :, c] @ Wt + QK[:, :, c] @ U)         # y_t = W_t phi(q_t)
+        W = W + U.transpose(-1, -2) @ kc[:, :, c]             # W += sum_t u_t (x) phi(k_t)
+    return torch.cat(ys, dim=2)[:, :, :T]
+
+
 
 def closed_form_retrieval(n_pairs: int, d: int, rule: str = "sum", replace: bool = True, n_trials: int = 64,
                           seed: int = 0) -> float:

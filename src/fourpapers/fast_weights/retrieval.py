@@ -13,10 +13,10 @@ import torch.nn.functional as F
 from ..models import check_token_ids
 from ..training import progress_bar, reproducible, resolve_device, train
 from .delta_rule import RULES, _delta_updates, _sum_normalize
-from .feature_maps import feature_size, get_feature_map
+from .feature_maps import favor_pm, feature_size, get_feature_map, orthogonal_gaussian
 from .forms import EPS, _positive_int
 
-ATTENTIONS = ("softmax", "linear", "dpfp1", "dpfp2", "dpfp3", "favor")
+ATTENTIONS = ("softmax", "linear", "dpfp1", "dpfp2", "dpfp3", "favor", "favor_redrawn")
 
 
 def retrieval_batch(batch_size: int, n_keys: int, generator: torch.Generator | None = None,
@@ -68,9 +68,14 @@ class RetrievalModel(nn.Module):
     * linear (``"linear"`` = elu + 1, ``"dpfp<nu>"``, ``"favor"``) with the ``"sum"`` rule: the fast weights
       W = sum_t v_t (x) phi(k_t), z = sum_t phi(k_t), y = W phi(q) / (z^T phi(q) + eps);
     * with the ``"delta"`` rule: :func:`delta_rule`'s update with sum-normalised features and beta_t = sigma(W_b x_t).
+
+    ``"favor"`` is the book's :func:`favor` (d_key features drawn once, seed 0); ``"favor_redrawn"`` is FAVOR+ as
+    Schlag et al. ran it (:func:`favor_pm` with m = d_key, so d_dot = 2 d_key, their m = d = 64 scaled down),
+    its projection drawn afresh at every forward pass from a generator seeded with ``feature_seed``.
     """
 
-    def __init__(self, n_keys: int, attention: str = "linear", rule: str = "sum", d_key: int = 8):
+    def __init__(self, n_keys: int, attention: str = "linear", rule: str = "sum", d_key: int = 8,
+                 feature_seed: int = 0):
         super().__init__()
         _positive_int("n_keys", n_keys)
         _positive_int("d_key", d_key)
@@ -81,9 +86,15 @@ class RetrievalModel(nn.Module):
         if attention == "softmax" and rule != "sum":
             raise ValueError(f"rule: softmax attention has no fast weights to update by the delta rule, got {rule!r}")
         self.n_keys, self.attention, self.rule, self.d_key = n_keys, attention, rule, d_key
-        fmap = "elu" if attention == "linear" else attention
-        self.d_dot = d_key if attention == "softmax" else feature_size(fmap, d_key)
-        self.phi = None if attention == "softmax" else get_feature_map(fmap)
+        if not isinstance(feature_seed, int) or isinstance(feature_seed, bool) or feature_seed < 0:
+            raise ValueError(f"feature_seed: expected a non-negative integer, got {feature_seed!r}")
+        if attention == "favor_redrawn":
+            self.d_dot, self.phi = 2 * d_key, None
+            self._omega_generator = torch.Generator().manual_seed(feature_seed)
+        else:
+            fmap = "elu" if attention == "linear" else attention
+            self.d_dot = d_key if attention == "softmax" else feature_size(fmap, d_key)
+            self.phi = None if attention == "softmax" else get_feature_map(fmap)
         e = int(2.2 * n_keys)                                       # key embedding size floor(1.1 (S + S))
         self.emb = nn.Embedding(n_keys, e)
         self.W_k = nn.Linear(e + n_keys, d_key)
@@ -97,6 +108,7 @@ class RetrievalModel(nn.Module):
             u = 1 / math.sqrt(d_key)
             nn.init.uniform_(self.W_k.weight, -u, u)
             nn.init.uniform_(self.W_q.weight, -u, u)
+        self.features = _features_of(self)           # (k, q) -> (phi(k), phi(q))
 
     def forward(self, keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         """Predicted value vectors ``[B, S]`` for ``keys``, ``values`` ``[B, L]`` and ``query`` ``[B]``."""
@@ -111,7 +123,7 @@ class RetrievalModel(nn.Module):
         if self.attention == "softmax":
             a = torch.softmax((k @ q.unsqueeze(-1)).squeeze(-1) / math.sqrt(self.d_key), dim=1)
             return a.new_zeros(a.shape[0], S).scatter_add(1, values, a)       # sum_t a_t onehot(v_t)
-        fk, fq = self.phi(k), self.phi(q)
+        fk, fq = self.features(k, q)
         if self.rule == "sum":
             # W phi(q) / (z^T phi(q)) with W = sum_t onehot(v_t) (x) phi(k_t), z = sum_t phi(k_t), evaluated in its
             # attention form sum_t onehot(v_t) [phi(k_t)^T phi(q)] / sum_t phi(k_t)^T phi(q): the same numbers
@@ -125,6 +137,18 @@ class RetrievalModel(nn.Module):
         v = F.one_hot(values, S).to(fk.dtype)                                  # the one-hot values v_t
         U = _delta_updates(fk, v, beta)                                        # W_L = sum_t u_t (x) phi(k_t)
         return ((fk @ fq.unsqueeze(-1)).transpose(1, 2) @ U).squeeze(1)       # y = W_L phi(q)
+
+
+def _features_of(model: RetrievalModel):
+    """The feature map of a memory as a function of (keys, query); FAVOR+ redrawn draws one omega per call."""
+    if model.attention != "favor_redrawn":
+        return lambda k, q: (model.phi(k), model.phi(q))
+    gen, d = model._omega_generator, model.d_key
+
+    def redrawn(k, q):
+        omega = orthogonal_gaussian(d, d, gen)                  # fresh every forward pass (every mini-batch)
+        return favor_pm(k, omega), favor_pm(q, omega)
+    return redrawn
 
 
 def retrieval_loss(model: nn.Module, keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor,
@@ -166,9 +190,9 @@ class RetrievalGroup(nn.Module):
         members = []
         for attention, rule in variants:
             torch.manual_seed(init_seed)
-            members.append(RetrievalModel(n_keys, attention, rule, d_key))
+            members.append(RetrievalModel(n_keys, attention, rule, d_key, feature_seed=init_seed))
         self.n_keys, self.d_key, self.variants = n_keys, d_key, [tuple(v) for v in variants]
-        self.phis = [m.phi for m in members]
+        self.features = [m.features for m in members]
         self.d_dots = [m.d_dot for m in members]
 
         def stack(get):
@@ -203,7 +227,7 @@ class RetrievalGroup(nn.Module):
                 a = torch.softmax((k[i] @ q[i].unsqueeze(-1)).squeeze(-1) / math.sqrt(self.d_key), dim=1)
                 out.append(a.new_zeros(a.shape[0], S).scatter_add(1, values, a))
                 continue
-            fk, fq = self.phis[i](k[i]), self.phis[i](q[i])
+            fk, fq = self.features[i](k[i], q[i])
             if rule == "sum":
                 a = (fk @ fq.unsqueeze(-1)).squeeze(-1)
                 out.append(a.new_zeros(a.shape[0], S).scatter_add(1, values, a) / (a.sum(1, keepdim=True) + EPS))

@@ -12,12 +12,15 @@ import torch
 import torch.nn.functional as F
 
 from ..training import progress_bar
+from .delta_rule import chunked_delta_rule, delta_rule
 from .forms import _positive_int, chunked_linear_attention
+
+METHODS = ("sdpa", "chunked", "delta", "delta_chunked")
 
 
 @dataclass(frozen=True)
 class TimingRow:
-    """One measurement: ``method`` (``"sdpa"`` or ``"chunked"``), length ``n``, ``mode`` (``"fwd"`` or
+    """One measurement: ``method`` (one of :data:`METHODS`), length ``n``, ``mode`` (``"fwd"`` or
     ``"fwdbwd"``), CPU seconds per call (median of the repeats)."""
 
     method: str
@@ -52,12 +55,19 @@ def time_call(fn: Callable[[], object], repeats: int = 3, min_block: float = 0.0
 def _attention_call(method: str, n: int, mode: str, heads: int, d_head: int, chunk_size: int, seed: int):
     g = torch.Generator().manual_seed(seed)
     q, k, v = (torch.randn(1, heads, n, d_head, generator=g) for _ in range(3))
+    beta = torch.rand(1, heads, n, generator=g)             # the delta rule's write strengths, in (0, 1)
     if method == "sdpa":
         def attend(q, k, v):
             return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    else:
+    elif method == "chunked":
         def attend(q, k, v):
             return chunked_linear_attention(q, k, v, chunk_size=chunk_size)
+    elif method == "delta":
+        def attend(q, k, v):
+            return delta_rule(q, k, v, beta)
+    else:
+        def attend(q, k, v):
+            return chunked_delta_rule(q, k, v, beta, chunk_size=chunk_size)
     if mode == "fwd":
         def call():
             with torch.no_grad():
@@ -79,6 +89,8 @@ def attention_timings(ns: Sequence[int] = (256, 512, 1024, 2048, 4096, 8192), mo
                       progress: bool = True) -> list[TimingRow]:
     """Katharopoulos et al.'s Fig. 1 in miniature: CPU seconds per call of causal softmax attention
     (``F.scaled_dot_product_attention``, ``"sdpa"``) and :func:`chunked_linear_attention` (``"chunked"``), batch 1,
+    or the delta rule step by step (:func:`delta_rule`, ``"delta"``) and chunkwise (:func:`chunked_delta_rule`,
+    ``"delta_chunked"``, write strengths beta uniform in (0, 1)),
     ``heads`` x ``d_head``, for every length in ``ns``, forward (``"fwd"``, no grad) and forward + backward
     (``"fwdbwd"``). Rows in the order method, mode, n; one warm-up call per method and mode, then
     :func:`time_call` without its own warm-up. Timings vary from run to run."""
@@ -86,8 +98,8 @@ def attention_timings(ns: Sequence[int] = (256, 512, 1024, 2048, 4096, 8192), mo
         raise ValueError(f"ns: expected positive sequence lengths, got {ns!r}")
     if not modes or any(m not in ("fwd", "fwdbwd") for m in modes):
         raise ValueError(f"modes: expected 'fwd' and/or 'fwdbwd', got {modes!r}")
-    if not methods or any(m not in ("sdpa", "chunked") for m in methods):
-        raise ValueError(f"methods: expected 'sdpa' and/or 'chunked', got {methods!r}")
+    if not methods or any(m not in METHODS for m in methods):
+        raise ValueError(f"methods: expected some of {METHODS}, got {methods!r}")
     _positive_int("heads", heads)
     _positive_int("d_head", d_head)
     _positive_int("chunk_size", chunk_size)
