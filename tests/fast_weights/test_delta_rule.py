@@ -86,7 +86,7 @@ def test_parallel_delta_writes_equal_the_recurrence():
 @pytest.mark.parametrize("feature_map", ["elu", "dpfp"])
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
 def test_chunked_delta_rule_equals_the_recurrence(feature_map, dtype, tol):
-    q, k, v = _qkv(T=77, dtype=dtype)                  # 77 is not a multiple of the chunk size
+    q, k, v = _qkv(T=77, dtype=dtype)  # 77 is not a multiple of the chunk size
     beta = torch.rand(2, 3, 77, generator=torch.Generator().manual_seed(4), dtype=dtype)
     ref = fw.delta_rule(q, k, v, beta, feature_map)
     for chunk in (1, 16, 64, 77, 200):
@@ -101,8 +101,8 @@ def test_chunked_delta_rule_gradients_equal_the_recurrence():
     q, k, v = (t.requires_grad_() for t in _qkv(T=40, dtype=torch.float64))
     beta = torch.rand(2, 3, 40, dtype=torch.float64).requires_grad_()
     g = torch.randn(2, 3, 40, 5, dtype=torch.float64)
-    grads = [torch.autograd.grad((f(q, k, v, beta) * g).sum(), (q, k, v, beta))
-             for f in (fw.delta_rule, lambda *a: fw.chunked_delta_rule(*a, chunk_size=16))]
+    forms = (fw.delta_rule, lambda *a: fw.chunked_delta_rule(*a, chunk_size=16))
+    grads = [torch.autograd.grad((f(q, k, v, beta) * g).sum(), (q, k, v, beta)) for f in forms]
     assert all((a - b).abs().max() < 1e-10 for a, b in zip(*grads))
 
 
@@ -124,7 +124,8 @@ def test_closed_form_retrieval():
         (lambda q, k, v: fw.delta_rule(q, k, v, torch.ones(2, 3)), "beta"),
         (lambda q, k, v: fw.delta_rule(q, k, v, "one"), "beta"),
         (lambda q, k, v: fw.chunked_delta_rule(q, k, v, torch.ones(2, 3)), "beta"),
-        (lambda q, k, v: fw.chunked_delta_rule(q, k, v, torch.ones(2, 3, 10), chunk_size=0), "chunk_size"),
+        (lambda q, k, v: fw.chunked_delta_rule(q, k, v, torch.ones(2, 3, 10), chunk_size=0),
+         "chunk_size"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_the_argument(call, arg):

@@ -47,16 +47,19 @@ def test_favor_is_positive_reproducible_and_approximates_the_softmax_kernel():
 
 def test_favor_pm_is_the_papers_2m_features_and_unbiased_for_the_softmax_kernel():
     g = torch.Generator().manual_seed(0)
-    q, k = (0.3 * torch.randn(16, 8, generator=g, dtype=torch.float64) for _ in range(2))
+    q, k = (0.3 * torch.randn(16, 8, generator=g, dtype=torch.float64) for _ in "qk")
     omega = fw.orthogonal_gaussian(8, 8, torch.Generator().manual_seed(1))
     phi = fw.favor_pm(q, omega)
     half = q.pow(2).sum(-1, keepdim=True) / 2
-    ref = torch.cat([torch.exp(q @ omega.T - half), torch.exp(-q @ omega.T - half)], -1) / math.sqrt(16)
-    assert phi.shape == (16, 16) and (phi > 0).all() and torch.allclose(phi, ref, atol=1e-14)
+    u = q @ omega.T
+    ref = torch.cat([torch.exp(u - half), torch.exp(-u - half)], -1) / math.sqrt(16)
+    assert phi.shape == (16, 16) and (phi > 0).all()
+    assert torch.allclose(phi, ref, atol=1e-14)
     # the same generator state draws the same omega; the next draw is a new one
     a, b = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     assert torch.equal(fw.orthogonal_gaussian(8, 8, a), fw.orthogonal_gaussian(8, 8, b))
-    assert not torch.equal(fw.orthogonal_gaussian(8, 8, a), fw.orthogonal_gaussian(8, 8, torch.Generator()))
+    other = fw.orthogonal_gaussian(8, 8, torch.Generator())
+    assert not torch.equal(fw.orthogonal_gaussian(8, 8, a), other)
     # rows orthogonal within each block of d rows
     om = fw.orthogonal_gaussian(4, 8, a)
     for block in (om[:4], om[4:]):
@@ -65,7 +68,8 @@ def test_favor_pm_is_the_papers_2m_features_and_unbiased_for_the_softmax_kernel(
     # unbiased: averaged over fresh draws, phi(q)^T phi(k) -> exp(q^T k)
     exact = (q * k).sum(-1).exp()
     draws = [fw.orthogonal_gaussian(8, 8, a) for _ in range(200)]
-    mean = torch.stack([(fw.favor_pm(q, o) * fw.favor_pm(k, o)).sum(-1) for o in draws]).mean(0)
+    kernel = [(fw.favor_pm(q, o) * fw.favor_pm(k, o)).sum(-1) for o in draws]
+    mean = torch.stack(kernel).mean(0)
     assert ((mean - exact).abs() / exact).max() < 0.1
 
 

@@ -58,8 +58,9 @@ def test_time_call_counts_blocks_and_calls():
 
 
 def test_delta_rule_timings_run_both_forms():
-    rows = fw.attention_timings(ns=(16, 40), modes=("fwd", "fwdbwd"), methods=("delta", "delta_chunked"),
-                                d_head=8, chunk_size=8, repeats=1, min_block=0.0, progress=False)
+    methods, modes = ("delta", "delta_chunked"), ("fwd", "fwdbwd")
+    rows = fw.attention_timings(ns=(16, 40), modes=modes, methods=methods, d_head=8,
+                                chunk_size=8, repeats=1, min_block=0.0, progress=False)
     assert [(r.method, r.mode, r.n) for r in rows] == [
-        (m, mode, n) for m in ("delta", "delta_chunked") for mode in ("fwd", "fwdbwd") for n in (16, 40)]
+        (m, mode, n) for m in methods for mode in modes for n in (16, 40)]
     assert all(r.seconds > 0 for r in rows)

@@ -72,19 +72,20 @@ def chunked_delta_rule(
     chunk_size: int = 64,
     normalize: bool = True,
 ) -> torch.Tensor:
-    """:func:`delta_rule` computed chunk by chunk: the chunkwise parallel form of Yang et al. 2024 in miniature.
+    """:func:`delta_rule` by chunks: Yang et al. 2024's chunkwise form in miniature.
 
     Inside a chunk of C steps that starts from the fast weights W, the writes are
-    u_t = beta_t (v_t - W phi(k_t) - sum_{s<t in chunk} (phi(k_s)^T phi(k_t)) u_s), so with
-    T = I + diag(beta) tril(phiK phiK^T, -1) (as in :func:`_delta_updates`):
-    U = T^-1 diag(beta) V - T^-1 diag(beta) phiK W^T. Both triangular solves run for all chunks at once;
-    the loop over chunks only carries W: U, then Y = phiQ W^T + tril(phiQ phiK^T) U, then W += U^T phiK.
-    The same numbers as :func:`delta_rule` up to rounding (tested); a length that is not a multiple of
+    u_t = beta_t (v_t - W phi(k_t) - sum_{s<t in chunk} (phi(k_s)^T phi(k_t)) u_s), so
+    with T = I + diag(beta) tril(phiK phiK^T, -1), as in :func:`_delta_updates`:
+    U = T^-1 diag(beta) V - T^-1 diag(beta) phiK W^T. Both triangular solves run for
+    all chunks at once; the loop over chunks only carries W: U, then
+    Y = phiQ W^T + tril(phiQ phiK^T) U, then W += U^T phiK. The same numbers as
+    :func:`delta_rule` up to rounding (tested). A length that is not a multiple of
     ``chunk_size`` is zero-padded at the end (a zero key writes nothing).
     """
     _check_qkv(q, k, v)
     beta = _check_beta(beta, q)
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size: expected a positive integer, got {chunk_size!r}")
     fq, fk = _features(q, k, feature_map)
     if normalize:
@@ -99,19 +100,22 @@ def chunked_delta_rule(
         beta = F.pad(beta, (0, pad))
     qc, kc = fq.reshape(B, H, n, C, p), fk.reshape(B, H, n, C, p)
     vc, bc = v.reshape(B, H, n, C, dv), beta.reshape(B, H, n, C, 1)
-    A = (kc @ kc.transpose(-1, -2)).tril(-1) * bc           # diag(beta) tril(phiK phiK^T, -1)
+    A = (kc @ kc.transpose(-1, -2)).tril(-1) * bc  # diag(beta) tril(phiK phiK^T, -1)
     eye = torch.eye(C, dtype=fk.dtype, device=fk.device)
-    rhs = torch.cat([bc * vc, bc * kc], dim=-1)               # [diag(beta) V, diag(beta) phiK]
+    rhs = torch.cat([bc * vc, bc * kc], dim=-1)  # [diag(beta) V, diag(beta) phiK]
     sol = torch.linalg.solve_triangular(A + eye, rhs, upper=False, unitriangular=True)
-    U0, Kw = sol[..., :dv], sol[..., dv:]                     # T^-1 diag(beta) V, T^-1 diag(beta) phiK
-    QK = (qc @ kc.transpose(-1, -2)).tril()                   # tril(phiQ phiK^T), diagonal included
+    U0, Kw = sol[..., :dv], sol[..., dv:]  # T^-1 diag(beta) V, T^-1 diag(beta) phiK
+    QK = (qc @ kc.transpose(-1, -2)).tril()  # tril(phiQ phiK^T), diagonal included
     W = v.new_zeros(B, H, dv, p)
     ys = []
-    for c in range(n):
-        Wt = W.transpose(-1, -2)                              # W^T, [p, dv]
-        U = U0[:, :, c] - Kw[:, :, c] @ Wt                    # this chunk's writes u_t
-        ys.append(qc[:, :, c] @ Wt + QK[:, :, c] @ U)         # y_t = W_t phi(q_t)
-        W = W + U.transpose(-1, -2) @ kc[:, :, c]             # W += sum_t u_t (x) phi(k_t)
+    # unbind, not indexing, per chunk: its backward stacks once (indexing's would fill a
+    # full-size zero gradient per chunk, quadratic in the length)
+    chunks = zip(*(t.unbind(2) for t in (U0, Kw, qc, QK, kc)))
+    for u0, kw, q_c, qk, k_c in chunks:
+        Wt = W.transpose(-1, -2)  # W^T, [p, dv]
+        U = u0 - kw @ Wt  # this chunk's writes u_t
+        ys.append(q_c @ Wt + qk @ U)  # y_t = W_t phi(q_t)
+        W = W + U.transpose(-1, -2) @ k_c  # W += sum_t u_t (x) phi(k_t)
     return torch.cat(ys, dim=2)[:, :, :T]
 
 

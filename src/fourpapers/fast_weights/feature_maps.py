@@ -42,9 +42,11 @@ def _orthogonal_gaussian(d: int, m: int, seed: int) -> torch.Tensor:
 
 
 def orthogonal_gaussian(d: int, m: int, generator: torch.Generator) -> torch.Tensor:
-    """A fresh FAVOR+ projection omega, ``m x d`` in float64, drawn from ``generator``: rows orthogonal in
-    blocks of d (Choromanski et al. 2020's orthogonal random features), each with the norm of an N(0, I_d)
-    vector, so each row is marginally N(0, I_d)."""
+    """A fresh FAVOR+ projection omega, ``m x d`` in float64, drawn from ``generator``.
+
+    Rows orthogonal in blocks of d (the orthogonal random features of Choromanski et
+    al. 2020), each with the norm of an N(0, I_d) vector: marginally N(0, I_d).
+    """
     for name, value in (("d", d), ("m", m)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name}: expected a positive integer, got {value!r}")
@@ -80,20 +82,26 @@ def favor(x: torch.Tensor, m: int | None = None, seed: int = 0) -> torch.Tensor:
 
 
 def favor_pm(x: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
-    """FAVOR+ as Schlag et al. 2021 ran it (their official code): size ``2 m`` for ``omega`` of ``m`` rows.
+    """FAVOR+ as Schlag et al. 2021 ran it (their official code): ``2 m`` features.
 
-    phi(x) = [exp(omega x - ||x||^2 / 2); exp(-omega x - ||x||^2 / 2)] / sqrt(2 m), so d_dot = 2 m: their m is
-    half the feature size (the book's :func:`favor` has m features, its m is the whole d_dot). Their model
-    draws a fresh ``omega`` (:func:`orthogonal_gaussian`) at every forward pass, so every mini-batch, and every
-    evaluation, reads and writes its memory with new features; the same ``omega`` serves a batch's keys and
-    query. E[phi(q)^T phi(k)] = exp(q^T k), as for :func:`favor` (omega and -omega: antithetic samples).
+    phi(x) = [exp(omega x - ||x||^2/2); exp(-omega x - ||x||^2/2)] / sqrt(2m) for an
+    ``omega`` of m rows, so d_dot = 2m: their m is half the feature size (the book's
+    :func:`favor` has m features in all). Their model draws a fresh ``omega``
+    (:func:`orthogonal_gaussian`) at every forward pass, so every mini-batch and every
+    evaluation writes and reads the memory with new features; one ``omega`` serves a
+    batch's keys and query. E[phi(q)^T phi(k)] = exp(q^T k), as for :func:`favor`.
     """
-    if not isinstance(omega, torch.Tensor) or omega.dim() != 2 or omega.shape[1] != x.shape[-1]:
-        shape = tuple(omega.shape) if isinstance(omega, torch.Tensor) else type(omega).__name__
+    if (
+        not isinstance(omega, torch.Tensor)
+        or omega.dim() != 2
+        or omega.shape[1] != x.shape[-1]
+    ):
+        shape = omega.shape if isinstance(omega, torch.Tensor) else type(omega).__name__
         raise ValueError(f"omega: expected an [m, {x.shape[-1]}] projection, got {shape}")
     m = omega.shape[0]
-    u = x @ omega.to(dtype=x.dtype, device=x.device).T                   # omega^T x
-    offset = 0.5 * x.pow(2).sum(-1, keepdim=True) + 0.5 * math.log(2 * m)  # ||x||^2 / 2, / sqrt(2m)
+    u = x @ omega.to(dtype=x.dtype, device=x.device).T  # omega^T x
+    # ||x||^2 / 2, and the 1 / sqrt(2m), as offsets of the exponent
+    offset = 0.5 * x.pow(2).sum(-1, keepdim=True) + 0.5 * math.log(2 * m)
     return torch.cat([torch.exp(u - offset), torch.exp(-u - offset)], dim=-1)
 
 

@@ -69,13 +69,20 @@ class RetrievalModel(nn.Module):
       W = sum_t v_t (x) phi(k_t), z = sum_t phi(k_t), y = W phi(q) / (z^T phi(q) + eps);
     * with the ``"delta"`` rule: :func:`delta_rule`'s update with sum-normalised features and beta_t = sigma(W_b x_t).
 
-    ``"favor"`` is the book's :func:`favor` (d_key features drawn once, seed 0); ``"favor_redrawn"`` is FAVOR+ as
-    Schlag et al. ran it (:func:`favor_pm` with m = d_key, so d_dot = 2 d_key, their m = d = 64 scaled down),
-    its projection drawn afresh at every forward pass from a generator seeded with ``feature_seed``.
+    ``"favor"`` is the book's :func:`favor` (d_key features drawn once, seed 0);
+    ``"favor_redrawn"`` is FAVOR+ as Schlag et al. ran it (:func:`favor_pm` with
+    m = d_key, so d_dot = 2 d_key; their m = d = 64 scaled down), its projection drawn
+    afresh at every forward pass from a generator seeded with ``feature_seed``.
     """
 
-    def __init__(self, n_keys: int, attention: str = "linear", rule: str = "sum", d_key: int = 8,
-                 feature_seed: int = 0):
+    def __init__(
+        self,
+        n_keys: int,
+        attention: str = "linear",
+        rule: str = "sum",
+        d_key: int = 8,
+        feature_seed: int = 0,
+    ):
         super().__init__()
         _positive_int("n_keys", n_keys)
         _positive_int("d_key", d_key)
@@ -86,8 +93,10 @@ class RetrievalModel(nn.Module):
         if attention == "softmax" and rule != "sum":
             raise ValueError(f"rule: softmax attention has no fast weights to update by the delta rule, got {rule!r}")
         self.n_keys, self.attention, self.rule, self.d_key = n_keys, attention, rule, d_key
-        if not isinstance(feature_seed, int) or isinstance(feature_seed, bool) or feature_seed < 0:
-            raise ValueError(f"feature_seed: expected a non-negative integer, got {feature_seed!r}")
+        if isinstance(feature_seed, bool) or not isinstance(feature_seed, int) or feature_seed < 0:
+            raise ValueError(
+                f"feature_seed: expected a non-negative integer, got {feature_seed!r}"
+            )
         if attention == "favor_redrawn":
             self.d_dot, self.phi = 2 * d_key, None
             self._omega_generator = torch.Generator().manual_seed(feature_seed)
@@ -140,13 +149,14 @@ class RetrievalModel(nn.Module):
 
 
 def _features_of(model: RetrievalModel):
-    """The feature map of a memory as a function of (keys, query); FAVOR+ redrawn draws one omega per call."""
+    """A memory's feature map as a function of (keys, query): favor_redrawn draws one
+    omega per call."""
     if model.attention != "favor_redrawn":
         return lambda k, q: (model.phi(k), model.phi(q))
     gen, d = model._omega_generator, model.d_key
 
     def redrawn(k, q):
-        omega = orthogonal_gaussian(d, d, gen)                  # fresh every forward pass (every mini-batch)
+        omega = orthogonal_gaussian(d, d, gen)  # fresh every forward pass (mini-batch)
         return favor_pm(k, omega), favor_pm(q, omega)
     return redrawn
 
@@ -190,7 +200,8 @@ class RetrievalGroup(nn.Module):
         members = []
         for attention, rule in variants:
             torch.manual_seed(init_seed)
-            members.append(RetrievalModel(n_keys, attention, rule, d_key, feature_seed=init_seed))
+            member = RetrievalModel(n_keys, attention, rule, d_key, feature_seed=init_seed)
+            members.append(member)
         self.n_keys, self.d_key, self.variants = n_keys, d_key, [tuple(v) for v in variants]
         self.features = [m.features for m in members]
         self.d_dots = [m.d_dot for m in members]

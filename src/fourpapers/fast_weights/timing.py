@@ -20,8 +20,8 @@ METHODS = ("sdpa", "chunked", "delta", "delta_chunked")
 
 @dataclass(frozen=True)
 class TimingRow:
-    """One measurement: ``method`` (one of :data:`METHODS`), length ``n``, ``mode`` (``"fwd"`` or
-    ``"fwdbwd"``), CPU seconds per call (median of the repeats)."""
+    """One measurement: ``method`` (one of :data:`METHODS`), length ``n``, ``mode``
+    (``"fwd"`` or ``"fwdbwd"``), CPU seconds per call (median of the repeats)."""
 
     method: str
     n: int
@@ -55,7 +55,7 @@ def time_call(fn: Callable[[], object], repeats: int = 3, min_block: float = 0.0
 def _attention_call(method: str, n: int, mode: str, heads: int, d_head: int, chunk_size: int, seed: int):
     g = torch.Generator().manual_seed(seed)
     q, k, v = (torch.randn(1, heads, n, d_head, generator=g) for _ in range(3))
-    beta = torch.rand(1, heads, n, generator=g)             # the delta rule's write strengths, in (0, 1)
+    beta = torch.rand(1, heads, n, generator=g)  # the delta rule's write strengths
     if method == "sdpa":
         def attend(q, k, v):
             return F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -89,8 +89,9 @@ def attention_timings(ns: Sequence[int] = (256, 512, 1024, 2048, 4096, 8192), mo
                       progress: bool = True) -> list[TimingRow]:
     """Katharopoulos et al.'s Fig. 1 in miniature: CPU seconds per call of causal softmax attention
     (``F.scaled_dot_product_attention``, ``"sdpa"``) and :func:`chunked_linear_attention` (``"chunked"``), batch 1,
-    or the delta rule step by step (:func:`delta_rule`, ``"delta"``) and chunkwise (:func:`chunked_delta_rule`,
-    ``"delta_chunked"``, write strengths beta uniform in (0, 1)),
+    or the delta rule step by step (:func:`delta_rule`, ``"delta"``) and chunkwise
+    (:func:`chunked_delta_rule`, ``"delta_chunked"``, write strengths beta uniform in
+    (0, 1)),
     ``heads`` x ``d_head``, for every length in ``ns``, forward (``"fwd"``, no grad) and forward + backward
     (``"fwdbwd"``). Rows in the order method, mode, n; one warm-up call per method and mode, then
     :func:`time_call` without its own warm-up. Timings vary from run to run."""
