@@ -2,10 +2,13 @@
 
 Prints, from one run on one thread (4 heads, d_head 64, batch 1): CPU milliseconds per call for N = 256 ... 8192,
 forward and forward+backward; the crossover N; the speed-up at the largest N; and the matmul-roofline check (the
-FLOPs the chunked form does, divided by the fp32 matmul GFLOP/s measured in this same run). Times are this process's
-CPU time, which other jobs on a shared machine barely change; wall-clock seconds are printed beside them.
+FLOPs the chunked form does, divided by the fp32 matmul GFLOP/s measured in this same
+run); then the delta rule (Schlag et al. 2021) step by step against chunkwise (Yang et
+al. 2024's parallel form in miniature) at N = 2048 and 8192, forward+backward. Times are
+this process's CPU time, which other jobs on a shared machine barely change; wall-clock
+seconds are printed beside them.
 
-    .venv/bin/python benchmarks/attention.py            # the full table (about a minute)
+    .venv/bin/python benchmarks/attention.py            # the full tables (two minutes)
     .venv/bin/python benchmarks/attention.py --quick    # N <= 2048, one repeat
 """
 from __future__ import annotations
@@ -68,6 +71,30 @@ def main() -> None:
           f"{flops / 1e9:.2f} GFLOP -> {roofline * 1e3:.1f} ms at the roofline; measured "
           f"{t[('chunked', 'fwdbwd', n)] * 1e3:.1f} ms = {ratio:.1f}x the roofline "
           f"(target <= {TARGET_ROOFLINE:.0f}x: {'met' if ratio <= TARGET_ROOFLINE else 'NOT met'})")
+    print()
+    delta_ns = (2048,) if args.quick else (2048, 8192)
+    delta = fw.attention_timings(
+        ns=delta_ns,
+        modes=("fwdbwd",),
+        methods=("delta", "delta_chunked"),
+        heads=heads,
+        d_head=d_head,
+        chunk_size=args.chunk_size,
+        repeats=repeats,
+        progress=False,
+    )
+    d = {(r.method, r.n): r.seconds for r in delta}
+    print(
+        "The delta rule, forward+backward (elu + 1 features, sum-normalised, beta in"
+        f" (0, 1)), CPU ms per call (median of {repeats})"
+    )
+    print()
+    print(f"| {'N':>5} | {'step by step':>12} | {'chunkwise':>9} | {'ratio':>6} |")
+    print("|" + "|".join("-" * w for w in (7, 14, 11, 8)) + "|")
+    for n in delta_ns:
+        s, c = d[("delta", n)], d[("delta_chunked", n)]
+        print(f"| {n:>5} | {s * 1e3:>12.1f} | {c * 1e3:>9.1f} | {s / c:>5.1f}x |")
+    print()
     print(f"benchmark took {time.perf_counter() - wall0:.0f} s wall, {time.process_time() - cpu0:.0f} s CPU")
 
 

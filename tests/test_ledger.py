@@ -335,6 +335,8 @@ def test_a_claim_has_one_id_whichever_file_of_its_chapter_holds_it():
     from fourpapers import ledger
 
     ch3 = ledger.TEST_FILES[3]
-    assert ledger.claim_id("tests/ulmfit/test_stages.py::test_x[1]") == f"{ch3}::test_x[1]"
+    assert (
+        ledger.claim_id("tests/ulmfit/test_stages.py::test_x[1]") == f"{ch3}::test_x[1]"
+    )
     assert ledger.claim_id("tests/test_ulmfit.py::test_x") == f"{ch3}::test_x"
     assert ledger.claim_id("tests/test_book.py::test_z") == "tests/test_book.py::test_z"

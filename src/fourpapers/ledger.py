@@ -5,7 +5,8 @@ JSON lines that ``fourpapers.claims`` writes, ``_build/claims.jsonl``).
 
 What a claim says lives in ``book/claims.yml`` (:func:`load_ledger`), keyed by test
 function name; what it measured comes from the run. A claim's id is its test function,
-``tests/test_x.py::test_name``; its per-seed values come from the ``[seed]`` items of
+``tests/test_x.py::test_name``, or ``tests/x::test_name`` for a chapter whose tests are a
+folder (:func:`claim_id`); its per-seed values come from the ``[seed]`` items of
 that test (a test without a seed parameter reports seed ``"all"``: an aggregate over the
 run's seeds). :func:`collected_claims` asks pytest which claims tests exist (collection
 only, no claims run), so a test can check that the metadata and the page name exactly
@@ -35,6 +36,7 @@ from . import claims as _claims
 __all__ = [
     "STATUSES",
     "load_ledger",
+    "claim_id",
     "ledger_ids",
     "collected_claims",
     "page_ids",
@@ -50,19 +52,23 @@ PAGE = ROOT / "book" / "claims.md"
 STATUSES = ("shown", "not shown")
 # where a chapter's tests live: a folder tests/<module>/ or one file tests/test_<module>.py
 TEST_FILES = {
-    chapter: f"tests/{name}/" if (ROOT / "tests" / name).is_dir() else f"tests/test_{name}.py"
+    chapter: f"tests/{name}"
+    if (ROOT / "tests" / name).is_dir()
+    else f"tests/test_{name}.py"
     for name, chapter in _claims.CHAPTERS.items()
 }
 
 
 def claim_id(test: str) -> str:
     """A claims test's id in the ledger, whichever file of its chapter holds it:
-    ``tests/ulmfit/test_stages.py::test_x[1]`` -> ``tests/ulmfit/::test_x[1]``; a test
+    ``tests/ulmfit/test_stages.py::test_x[1]`` -> ``tests/ulmfit::test_x[1]``; a test
     outside the chapters keeps its id."""
     chapter = _claims._chapter(test)
     if chapter is None or "::" not in test:
         return test
     return f"{TEST_FILES[chapter]}::{test.split('::', 1)[1]}"
+
+
 # a MyST comment line: the seeds and float path the page was rendered from
 _META = "% ledger: "
 _CLAIM_FIELDS = {"paper", "miniature", "status", "show"}

@@ -12,7 +12,8 @@ COLORS = {
     "post": "#D55E00", "pre": "#0072B2", "resi": "#009E73",
     # chapter 2: attention and feature maps
     "softmax": "#000000", "linear": "#D55E00", "dpfp1": "#E69F00", "dpfp2": "#56B4E9", "dpfp3": "#0072B2",
-    "favor": "#CC79A7", "sum": "#D55E00", "delta": "#009E73",
+    "favor": "#CC79A7", "favor_redrawn": "#CC79A7",
+    "sum": "#D55E00", "delta": "#009E73",
     # chapter 3: transfer
     "scratch": "#999999", "supervised": "#0072B2", "semi": "#009E73", "bow": "#E69F00", "random": "#CC79A7",
     # chapter 4: norms and abilities
