@@ -174,3 +174,21 @@ def test_an_aggregate_that_also_reports_each_seed_is_labelled_by_seed(tmp_path):
     meta[0]["claims"]["test_mean"]["show"] = ["d", "nowhere"]
     with pytest.raises(ValueError, match="nowhere"):
         ledger.render(meta, res, seeds=[0])
+
+
+def test_a_chapter_package_keys_its_claims_by_file_and_the_page_names_them(tmp_path):
+    # a chapter split into a package keeps its tests in tests/<module>/: its claims are keyed test_file.py::test_name
+    claim = {"paper": "P 2020: x is 4.", "miniature": "x > 1.", "status": "shown", "show": ["x"]}
+    text = json.dumps({"chapters": {1: {"title": "T", "notebook": "notebooks/01_ln_placement",
+                                        "claims": {"test_warmup.py::test_x": claim}}}})
+    path = tmp_path / "claims.yml"
+    path.write_text(text, encoding="utf-8")
+    meta = ledger.load_ledger(path)
+    cid = "tests/ln_placement/test_warmup.py::test_x"
+    assert ledger.ledger_ids(meta) == {cid} and ledger.claim_id(0, "test_y") == "tests/test_toolkit.py::test_y"
+    res = _run(tmp_path, [(f"{cid}[0]", 0, {"x": 2.0})], {f"{cid}[0]": "passed"})
+    page = ledger.render(meta, res, seeds=[0])
+    assert "its tests: `tests/ln_placement/`." in page and ledger.page_ids(page) == {cid}
+    path.write_text(text.replace("test_warmup.py::", "warmup::"), encoding="utf-8")
+    with pytest.raises(ValueError, match="test function name"):
+        ledger.load_ledger(path)

@@ -25,9 +25,9 @@ __all__ = ["seeds", "report", "record_outcome", "read_results", "CHAPTERS"]
 ENV = "FOURPAPERS_SEEDS"
 LOG_ENV = "FOURPAPERS_CLAIMS_LOG"
 JSONL_ENV = "FOURPAPERS_CLAIMS_JSONL"
-# Which chapter a claims test file belongs to (tests mirror the chapter modules).
-CHAPTERS = {"test_toolkit.py": 0, "test_ln_placement.py": 1, "test_fast_weights.py": 2, "test_ulmfit.py": 3,
-            "test_gopher.py": 4}
+# Which chapter a claims test belongs to, by the chapter's module: tests mirror the modules, so a chapter's tests
+# are ``tests/test_<module>.py`` (a one-file module) or ``tests/<module>/test_<file>.py`` (a package).
+CHAPTERS = {"toolkit": 0, "ln_placement": 1, "fast_weights": 2, "ulmfit": 3, "gopher": 4}
 
 
 def seeds(default: Sequence[int]) -> list[int]:
@@ -93,7 +93,11 @@ def _current_test() -> str:
 
 
 def _chapter(test: str) -> int | None:
-    return CHAPTERS.get(pathlib.PurePosixPath(test.split("::")[0]).name)
+    path = pathlib.PurePosixPath(test.split("::")[0])
+    for module in (path.parent.name, path.stem.removeprefix("test_")):
+        if module in CHAPTERS:
+            return CHAPTERS[module]
+    return None
 
 
 def _append_json(record: dict) -> None:

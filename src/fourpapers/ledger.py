@@ -2,7 +2,8 @@
 book per chapter, with the paper's statement, the miniature's claim, the numbers measured on each seed and the
 status, rendered from a claims run (the JSON lines that ``fourpapers.claims`` writes, ``_build/claims.jsonl``).
 
-What a claim says lives in ``book/claims.yml`` (:func:`load_ledger`), keyed by test function name; what it measured
+What a claim says lives in ``book/claims.yml`` (:func:`load_ledger`), keyed by test function name (``test_name``
+in ``tests/test_<module>.py``, or ``test_file.py::test_name`` in a package's ``tests/<module>/``); what it measured
 comes from the run. A claim's id is its test function, ``tests/test_x.py::test_name``; its per-seed values come from
 the ``[seed]`` items of that test (a test without a seed parameter reports seed ``"all"``: an aggregate over the
 run's seeds). :func:`collected_claims` asks pytest which claims tests exist (collection only, no claims run), so a
@@ -27,14 +28,17 @@ import sys
 
 from . import claims as _claims
 
-__all__ = ["STATUSES", "load_ledger", "ledger_ids", "collected_claims", "page_ids", "claim_results", "render",
+__all__ = ["STATUSES", "load_ledger", "ledger_ids", "claim_id", "collected_claims", "page_ids", "claim_results", "render",
            "compare", "format_value"]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LEDGER = ROOT / "book" / "claims.yml"
 PAGE = ROOT / "book" / "claims.md"
 STATUSES = ("shown", "not shown")
-TEST_FILES = {chapter: f"tests/{name}" for name, chapter in _claims.CHAPTERS.items()}
+# A chapter's tests: one file for a one-file module, a folder (one file per part) for a package.
+TEST_FILES = {chapter: f"tests/test_{name}.py" for name, chapter in _claims.CHAPTERS.items()}
+TEST_DIRS = {chapter: f"tests/{name}" for name, chapter in _claims.CHAPTERS.items()}
+_KEY = r"(?:test_\w+\.py::)?test_\w+"   # a claim's key in the metadata: [test_file.py::]test_name
 _META = "% ledger: "          # a MyST comment line: the seeds and float path the page was rendered from
 _CLAIM_FIELDS = {"paper", "miniature", "status", "show"}
 
@@ -65,8 +69,8 @@ def load_ledger(path: str | os.PathLike = LEDGER) -> dict:
         claims = {}
         for name, claim in entry["claims"].items():
             at = f"{where}, {name}"
-            if not re.fullmatch(r"test_\w+", str(name)):
-                raise ValueError(f"{at}: expected a test function name")
+            if not re.fullmatch(_KEY, str(name)):
+                raise ValueError(f"{at}: expected a test function name, or test_file.py::test_name")
             if not isinstance(claim, dict) or set(claim) != _CLAIM_FIELDS:
                 got = sorted(claim) if isinstance(claim, dict) else claim
                 raise ValueError(f"{at}: expected exactly the fields {sorted(_CLAIM_FIELDS)}, got {got}")
@@ -88,7 +92,17 @@ def load_ledger(path: str | os.PathLike = LEDGER) -> dict:
 
 def ledger_ids(ledger: dict) -> set[str]:
     """The claim ids the metadata names: ``tests/test_x.py::test_name``."""
-    return {f"{TEST_FILES[ch]}::{name}" for ch, entry in ledger.items() for name in entry["claims"]}
+    return {claim_id(ch, name) for ch, entry in ledger.items() for name in entry["claims"]}
+
+
+def claim_id(chapter: int, key: str) -> str:
+    """A claim's test id from its chapter and its key in the metadata: ``test_name`` is in the chapter's one test
+    file (``tests/test_<module>.py``), ``test_file.py::test_name`` in its folder (``tests/<module>/``)."""
+    return f"{TEST_DIRS[chapter]}/{key}" if "::" in key else f"{TEST_FILES[chapter]}::{key}"
+
+
+def _tests_of(chapter: int, keys) -> str:
+    return f"{TEST_DIRS[chapter]}/" if any("::" in k for k in keys) else TEST_FILES[chapter]
 
 
 def collected_claims(root: str | os.PathLike = ROOT) -> set[str]:
@@ -114,8 +128,8 @@ def page_ids(text: str) -> set[str]:
         if m:
             chapter = int(m.group(1))
         elif line.startswith("| ") and chapter is not None:
-            for name in re.findall(r"<code[^>]*>(test_\w+)</code>", line.replace("<wbr>", "")):
-                ids.add(f"{TEST_FILES[chapter]}::{name}")
+            for name in re.findall(rf"<code[^>]*>({_KEY})</code>", line.replace("<wbr>", "")):
+                ids.add(claim_id(chapter, name))
     return ids
 
 
@@ -217,10 +231,10 @@ def render(ledger: dict, results: dict, seeds: list[int] | None = None, source: 
     body = []
     for chapter, entry in ledger.items():
         body += ["", f"(ledger-chapter-{chapter})=", f"## Chapter {chapter}. {entry['title']}", "",
-                 f"The chapter: {{doc}}`../{entry['notebook']}`; its tests: `{TEST_FILES[chapter]}`.", "",
+                 f"The chapter: {{doc}}`../{entry['notebook']}`; its tests: `{_tests_of(chapter, entry['claims'])}`.", "",
                  "| the paper | this miniature (its test) | measured | status |", "|---|---|---|---|"]
         for name, claim in entry["claims"].items():
-            cid = f"{TEST_FILES[chapter]}::{name}"
+            cid = claim_id(chapter, name)
             per_seed = {s: r for s, r in by_claim.get(cid, {}).items() if s == "all" or s in seeds}
             if not per_seed:
                 measured, status = "not in this run", "not run"
