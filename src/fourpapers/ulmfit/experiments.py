@@ -23,7 +23,7 @@ from .awd_lstm import AWDLSTM
 from .tasks import TextTask
 
 # --------------------------------------------------------------------------------------------------------------
-# Experiments: Fig. 3, the probes, the Table 7 ablation
+# Experiments: Fig. 3 and the ablations of Tables 6 and 7
 # --------------------------------------------------------------------------------------------------------------
 
 SCRATCH_VARIANTS = ("scratch", "scratch_full", "scratch_nodrop")
