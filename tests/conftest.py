@@ -11,7 +11,7 @@ from fourpapers import claims
 torch.set_num_threads(1)
 
 SECONDS = {
-    "tests/ulmfit/test_experiments.py": 380, "tests/test_gopher.py": 373, "tests/ln_placement/test_warmup.py": 185,
+    "tests/ulmfit/test_experiments.py": 380, "tests/test_gopher.py": 373, "tests/ln_placement/test_warmup.py": 255,
     "tests/ln_placement/test_at_init.py": 60, "tests/ulmfit/test_tasks.py": 15, "tests/ulmfit/test_arms.py": 11,
     "notebooks/03_ulmfit.ipynb": 218, "tests/test_fast_weights.py": 159, "notebooks/01_ln_placement.ipynb": 150,
     "notebooks/04_gopher.ipynb": 102, "notebooks/02_fast_weights.ipynb": 100, "tests/test_toolkit.py": 48,

@@ -58,11 +58,24 @@ def test_post_ln_without_warmup_stalls_at_the_unigram_entropy(seed):
 
 
 @pytest.mark.claims
-@pytest.mark.parametrize("seed", claims.seeds([0]))
+@pytest.mark.parametrize("seed", claims.seeds([0, 1, 2]))
 def test_pre_ln_and_residual_train_without_warmup(seed):
-    """Pre-LN without warmup ends <= Pre-LN with warmup + 0.1; ResiDual without warmup ends >= 0.5 below Post-LN
-    without warmup. One seed by default: each run costs about 20 s and the chapter's claims must fit 240 s;
-    FOURPAPERS_SEEDS=0,1,2 checks all three."""
+    """Pre-LN without warmup ends <= Pre-LN with warmup + 0.1; ResiDual without warmup ends
+    >= 0.5 below Post-LN without warmup (L=12, 400 steps, lr 1e-3).
+
+    Calibration, final losses per seed as pre_none/pre_warmup, resi_none/post_none.
+    Seeds 0-9 here (AVX-512):
+      0: 2.375/2.428, 2.365/3.297   1: 2.401/2.468, 2.400/3.259   2: 2.316/2.397, 2.352/3.357
+      3: 2.404/2.468, 2.419/3.201   4: 2.380/2.437, 2.398/3.263   5: 2.307/2.381, 2.317/3.240
+      6: 2.318/2.388, 2.350/3.252   7: 2.283/2.347, 2.325/3.251   8: 2.309/2.408, 2.326/3.251
+      9: 2.397/2.454, 2.417/3.246
+    Seeds 0-4 on the other float path (ATen scalar kernels, oneDNN SSE4.1):
+      0: 2.376/2.428, 2.360/3.297   1: 2.399/2.465, 2.402/3.239   2: 2.315/2.396, 2.347/3.340
+      3: 2.402/2.467, 2.421/3.191   4: 2.381/2.437, 2.400/3.265
+    Thinnest margins: Pre-LN 0.153 inside its bound (seed 0, both paths; without warmup it
+    ends 0.05-0.10 below Pre-LN with warmup on every seed), ResiDual 0.270 (seed 3, other
+    path; 0.282 here). Seeds 0-2 by default, like the other claims: the Post-LN run is shared
+    with the claim above, so each seed adds three runs of about 20 s."""
     post, pre, pre_warm, resi = (_run(seed, "post", 0), _run(seed, "pre", 0), _run(seed, "pre", 200),
                                  _run(seed, "resi", 0))
     claims.report("Pre-LN no warmup <= warmup + 0.1; ResiDual no warmup <= Post-LN no warmup - 0.5", seed,
