@@ -9,12 +9,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { echo "usage: calibrate_claims.sh PATH@SEEDS... (PATH: native or alt)"; exit 2; }
 py=${PY:-.venv/bin/python}
-files="tests/test_ulmfit.py tests/test_gopher.py tests/test_ln_placement.py tests/fast_weights tests/test_toolkit.py"
+# Every file that holds claims (a chapter's tests are tests/test_<module>.py or a folder tests/<module>/).
+files=$(grep -rlE --include='test_*.py' '^@pytest\.mark\.claims' tests | sort)
 jobs=()
 for f in $files; do for spec in "$@"; do jobs+=("${spec%@*} ${spec#*@} $f"); done; done
 run_one() {
   local p=$1 seeds=$2 f=$3 out=_build/calibration/$1 name
-  name=$(basename "$f" .py)
+  name=$(echo "${f#tests/}" | sed 's/\.py$//; s#/#-#g')
   mkdir -p "$out"; rm -f "$out/$name.jsonl"
   local env=()
   case $p in

@@ -56,15 +56,18 @@ def test_structured_results_join_reports_and_outcomes(monkeypatch, tmp_path, cap
     path = tmp_path / "claims.jsonl"
     monkeypatch.delenv("FOURPAPERS_CLAIMS_LOG", raising=False)   # keep make test's claims log free of this example
     monkeypatch.setenv("FOURPAPERS_CLAIMS_JSONL", str(path))
-    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_ulmfit.py::test_x[1] (call)")
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/ulmfit/test_experiments.py::test_x[1] (call)")
     claims.report("error below scratch", 1, sup=3.7, scratch=42.7, ratio="> 4.17")
-    claims.record_outcome("tests/test_ulmfit.py::test_x[1]", "failed")
+    claims.record_outcome("tests/ulmfit/test_experiments.py::test_x[1]", "failed")
     claims.record_outcome("tests/test_gopher.py::test_y", "passed")
     res = claims.read_results(path)
-    assert res["tests/test_ulmfit.py::test_x[1]"] == {
+    assert res["tests/ulmfit/test_experiments.py::test_x[1]"] == {
         "chapter": 3, "outcome": "failed",
         "reports": [{"claim": "error below scratch", "seed": 1, "numbers": {"sup": 3.7, "scratch": 42.7, "ratio": "> 4.17"}}]}
     assert res["tests/test_gopher.py::test_y"]["chapter"] == 4 and res["tests/test_gopher.py::test_y"]["reports"] == []
+    # a chapter's tests are one file (tests/test_<module>.py) or a folder of them (tests/<module>/)
+    assert [claims._chapter(t) for t in ("tests/ln_placement/test_warmup.py::t", "tests/test_toolkit.py::t",
+                                         "tests/test_book.py::t")] == [1, 0, None]
     with pytest.raises(ValueError, match="outcome"):
         claims.record_outcome("t", "xfailed")
 

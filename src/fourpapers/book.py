@@ -16,6 +16,8 @@ import time
 
 import torch
 
+from ._checks import positive as _positive
+
 __all__ = ["glue", "stamp", "Timer", "machine", "matmul_gflops", "reference_seconds", "REFERENCE_GFLOPS", "BUDGETS",
            "BOOK_BUDGET", "budget_table", "executed_line", "read_executed_line", "cpu_model", "float_path",
            "ALT_FLOAT_PATH", "nbval_mode", "check_glue", "stored_glue"]
@@ -132,12 +134,6 @@ REFERENCE_GFLOPS = 100.0
 # Each chapter's time budget in reference-seconds (one thread), and the whole book's: `make bench` checks them.
 BUDGETS = {"00_toolkit": 30, "01_ln_placement": 90, "02_fast_weights": 90, "03_ulmfit": 150, "04_gopher": 150}
 BOOK_BUDGET = 500
-
-
-def _positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-        raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
-    return float(value)
 
 
 def reference_seconds(seconds: float, gflops: float) -> float:
