@@ -5,15 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .._checks import positive_int as _positive_int
 from .feature_maps import get_feature_map
 
 EPS = 1e-6  # added to the denominator z^T phi(q), as in the official code of Katharopoulos et al. and Schlag et al.
-
-
-def _positive_int(name: str, value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return value
 
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
