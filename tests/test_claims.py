@@ -22,7 +22,9 @@ def test_bad_seed_lists_are_rejected(monkeypatch, raw):
 
 def test_report_prints_one_line(capsys, monkeypatch):
     monkeypatch.delenv("FOURPAPERS_CLAIMS_LOG", raising=False)
-    monkeypatch.delenv("FOURPAPERS_CLAIMS_JSONL", raising=False)   # not a claim of the book: not in make test's run
+    monkeypatch.delenv(
+        "FOURPAPERS_CLAIMS_JSONL", raising=False
+    )  # not a claim of the book: not in make test's run
     line = claims.report("loss below H", 3, loss=2.01234567, H=3.25)
     assert capsys.readouterr().out.strip() == line
     assert line == "[claim] loss below H | seed 3 | loss=2.012 H=3.25"
@@ -43,31 +45,57 @@ def test_report_appends_to_the_claims_log_when_asked(monkeypatch, tmp_path, caps
 def test_glue_rejects_bad_names_and_non_numbers(monkeypatch):
     from fourpapers import book
 
-    monkeypatch.delenv("FOURPAPERS_GLUE_LOG", raising=False)   # keep make test's glue log free of this example
+    monkeypatch.delenv(
+        "FOURPAPERS_GLUE_LOG", raising=False
+    )  # keep make test's glue log free of this example
     with pytest.raises(ValueError, match="name"):
         book.glue("bad name", 1.0)
     with pytest.raises(ValueError, match="value"):
         book.glue("ok", "text", digits=2)
     book.glue("ok", 1.23456, digits=2)  # outside IPython: a no-op, no error
-    assert book.stamp(seeds=[0]).startswith("fourpapers ") and "seeds [0]" in book.stamp(seeds=[0])
+    assert book.stamp(seeds=[0]).startswith(
+        "fourpapers "
+    ) and "seeds [0]" in book.stamp(seeds=[0])
 
 
 def test_structured_results_join_reports_and_outcomes(monkeypatch, tmp_path, capsys):
     path = tmp_path / "claims.jsonl"
-    monkeypatch.delenv("FOURPAPERS_CLAIMS_LOG", raising=False)   # keep make test's claims log free of this example
+    monkeypatch.delenv(
+        "FOURPAPERS_CLAIMS_LOG", raising=False
+    )  # keep make test's claims log free of this example
     monkeypatch.setenv("FOURPAPERS_CLAIMS_JSONL", str(path))
-    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/ulmfit/test_experiments.py::test_x[1] (call)")
+    monkeypatch.setenv(
+        "PYTEST_CURRENT_TEST", "tests/ulmfit/test_experiments.py::test_x[1] (call)"
+    )
     claims.report("error below scratch", 1, sup=3.7, scratch=42.7, ratio="> 4.17")
     claims.record_outcome("tests/ulmfit/test_experiments.py::test_x[1]", "failed")
     claims.record_outcome("tests/test_gopher.py::test_y", "passed")
     res = claims.read_results(path)
     assert res["tests/ulmfit/test_experiments.py::test_x[1]"] == {
-        "chapter": 3, "outcome": "failed",
-        "reports": [{"claim": "error below scratch", "seed": 1, "numbers": {"sup": 3.7, "scratch": 42.7, "ratio": "> 4.17"}}]}
-    assert res["tests/test_gopher.py::test_y"]["chapter"] == 4 and res["tests/test_gopher.py::test_y"]["reports"] == []
-    # a chapter's tests are one file (tests/test_<module>.py) or a folder of them (tests/<module>/)
-    assert [claims._chapter(t) for t in ("tests/ln_placement/test_warmup.py::t", "tests/test_toolkit.py::t",
-                                         "tests/test_book.py::t")] == [1, 0, None]
+        "chapter": 3,
+        "outcome": "failed",
+        "reports": [
+            {
+                "claim": "error below scratch",
+                "seed": 1,
+                "numbers": {"sup": 3.7, "scratch": 42.7, "ratio": "> 4.17"},
+            }
+        ],
+    }
+    assert (
+        res["tests/test_gopher.py::test_y"]["chapter"] == 4
+        and res["tests/test_gopher.py::test_y"]["reports"] == []
+    )
+    # a chapter's tests are one file (tests/test_<module>.py) or a folder of them
+    # (tests/<module>/)
+    assert [
+        claims._chapter(t)
+        for t in (
+            "tests/ln_placement/test_warmup.py::t",
+            "tests/test_toolkit.py::t",
+            "tests/test_book.py::t",
+        )
+    ] == [1, 0, None]
     with pytest.raises(ValueError, match="outcome"):
         claims.record_outcome("t", "xfailed")
 

@@ -24,7 +24,8 @@ def test_docstring_corpus_is_deduplicated_ordered_and_named():
 
 
 def test_docstring_corpus_does_not_depend_on_patched_builtins(monkeypatch):
-    # A notebook kernel replaces builtins.input and friends; the corpus must not change with that.
+    # A notebook kernel replaces builtins.input and friends; the corpus must not change
+    # with that.
     import builtins
 
     data._docstring_corpus_cached.cache_clear()
@@ -52,7 +53,9 @@ def test_word_vocab_ranks_by_frequency_and_maps_unknowns():
 
 
 def test_unigram_entropy_in_nats():
-    assert data.unigram_entropy(torch.tensor([0, 1, 0, 1])) == pytest.approx(torch.log(torch.tensor(2.0)).item())
+    assert data.unigram_entropy(torch.tensor([0, 1, 0, 1])) == pytest.approx(
+        torch.log(torch.tensor(2.0)).item()
+    )
     assert data.unigram_entropy(torch.tensor([3, 3, 3])) == pytest.approx(0.0)
 
 
@@ -60,8 +63,13 @@ def test_windows_are_contiguous_shifted_and_deterministic():
     ids = torch.arange(100)
     x, y = data.random_windows(ids, 4, 10, torch.Generator().manual_seed(0))
     assert x.shape == y.shape == (4, 10)
-    assert torch.equal(y[:, :-1], x[:, 1:]) and torch.equal(x[:, 1:] - x[:, :-1], torch.ones(4, 9, dtype=torch.long))
-    a, b = next(data.batches(ids, 4, 10, seed=3)), next(data.batches(ids, 4, 10, seed=3))
+    assert torch.equal(y[:, :-1], x[:, 1:]) and torch.equal(
+        x[:, 1:] - x[:, :-1], torch.ones(4, 9, dtype=torch.long)
+    )
+    a, b = (
+        next(data.batches(ids, 4, 10, seed=3)),
+        next(data.batches(ids, 4, 10, seed=3)),
+    )
     assert torch.equal(a[0], b[0])
     assert not torch.equal(next(data.batches(ids, 4, 10, seed=4))[0], a[0])
 

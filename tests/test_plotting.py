@@ -1,4 +1,6 @@
-"""The house figure helpers: colours, figure sizes, and the running mean the loss figures draw."""
+"""The house figure helpers: colours, figure sizes, and the running mean the loss
+figures draw."""
+
 import pytest
 
 from fourpapers import plotting

@@ -1,8 +1,9 @@
 """Sphinx extension: keep the punctuation after inline math on the formula's line.
 
-A sentence that ends in a formula ("... at $S = 4$.") lets the browser break between the typeset formula and its
-full stop, so a lone "." or "," starts the next line (seen at phone width). Each inline math node followed by
-punctuation is wrapped, with that punctuation, in ``<span class="math-nowrap">`` (``white-space: nowrap``).
+A sentence that ends in a formula ("... at $S = 4$.") lets the browser break between the
+typeset formula and its full stop, so a lone "." or "," starts the next line (seen at
+phone width). Each inline math node followed by punctuation is wrapped, with that
+punctuation, in ``<span class="math-nowrap">`` (``white-space: nowrap``).
 """
 
 import re
@@ -15,10 +16,16 @@ _PUNCT = re.compile(r"^[.,;:!?)\]’”]+")
 def _glue_punctuation(app, doctree):
     for math in list(doctree.findall(nodes.math)):
         parent = math.parent
-        if parent is None or isinstance(parent, nodes.inline) and "math-nowrap" in parent["classes"]:
+        if (
+            parent is None
+            or isinstance(parent, nodes.inline)
+            and "math-nowrap" in parent["classes"]
+        ):
             continue
         index = parent.index(math)
-        if index + 1 >= len(parent.children) or not isinstance(parent[index + 1], nodes.Text):
+        if index + 1 >= len(parent.children) or not isinstance(
+            parent[index + 1], nodes.Text
+        ):
             continue
         text = parent[index + 1]
         m = _PUNCT.match(str(text))
@@ -28,7 +35,7 @@ def _glue_punctuation(app, doctree):
         parent.replace(math, span)
         span += math
         span += nodes.Text(m.group(0))
-        rest = str(text)[m.end():]
+        rest = str(text)[m.end() :]
         if rest:
             parent.replace(text, nodes.Text(rest))
         else:
@@ -36,7 +43,9 @@ def _glue_punctuation(app, doctree):
 
 
 def _static(app):
-    app.config.html_static_path.append(str(__import__("pathlib").Path(__file__).parent / "static"))
+    app.config.html_static_path.append(
+        str(__import__("pathlib").Path(__file__).parent / "static")
+    )
 
 
 def setup(app):

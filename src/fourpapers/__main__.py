@@ -1,4 +1,6 @@
-"""``python -m fourpapers float-path | nbval-mode NB... | check-glue LOG NB...`` (see fourpapers.book)."""
+"""``python -m fourpapers float-path | nbval-mode NB... | check-glue LOG NB...`` (see
+fourpapers.book)."""
+
 from .book import _main
 
 raise SystemExit(_main())

@@ -19,8 +19,13 @@ def positive(name: str, value) -> float:
 
 
 def positive_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` as an int if it is an integer (Python or NumPy, not a bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    """``value`` as an int if it is an integer (Python or NumPy, not a bool) >=
+    ``minimum``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < minimum
+    ):
         what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(f"{name}: expected {what}, got {value!r}")
     return int(value)
@@ -28,7 +33,11 @@ def positive_int(name: str, value, minimum: int = 1) -> int:
 
 def open_fraction(name: str, value) -> float:
     """``value`` as a float if it is a number in (0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0.0 < value < 1.0
+    ):
         raise ValueError(f"{name}: expected a number in (0, 1), got {value!r}")
     return float(value)
 

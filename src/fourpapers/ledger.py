@@ -5,9 +5,9 @@ JSON lines that ``fourpapers.claims`` writes, ``_build/claims.jsonl``).
 
 What a claim says lives in ``book/claims.yml`` (:func:`load_ledger`), keyed by test
 function name; what it measured comes from the run. A claim's id is its test function,
-``tests/test_x.py::test_name``, or ``tests/x::test_name`` for a chapter whose tests are a
-folder (:func:`claim_id`); its per-seed values come from the ``[seed]`` items of
-that test (a test without a seed parameter reports seed ``"all"``: an aggregate over the
+``tests/test_x.py::test_name``, or ``tests/x::test_name`` for a chapter whose tests are
+a folder (:func:`claim_id`); its per-seed values come from the ``[seed]`` items of that
+test (a test without a seed parameter reports seed ``"all"``: an aggregate over the
 run's seeds). :func:`collected_claims` asks pytest which claims tests exist (collection
 only, no claims run), so a test can check that the metadata and the page name exactly
 those (:func:`page_ids`).
@@ -50,7 +50,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 LEDGER = ROOT / "book" / "claims.yml"
 PAGE = ROOT / "book" / "claims.md"
 STATUSES = ("shown", "not shown")
-# where a chapter's tests live: a folder tests/<module>/ or one file tests/test_<module>.py
+# where a chapter's tests live: a folder tests/<module>/ or one file
+# tests/test_<module>.py
 TEST_FILES = {
     chapter: f"tests/{name}"
     if (ROOT / "tests" / name).is_dir()

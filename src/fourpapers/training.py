@@ -13,26 +13,39 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-__all__ = ["reproducible", "warmup_schedule", "lm_loss", "train", "evaluate", "resolve_device", "progress_bar",
-           "PROGRESS_ENV"]
+__all__ = [
+    "reproducible",
+    "warmup_schedule",
+    "lm_loss",
+    "train",
+    "evaluate",
+    "resolve_device",
+    "progress_bar",
+    "PROGRESS_ENV",
+]
 
-#: ``FOURPAPERS_PROGRESS=off`` turns every progress bar off. The book's executors set it (``make notebooks``,
-#: ``make bench``, nbval in ``make test``), so the stored notebooks carry no progress widgets, which the static book
-#: would show as empty boxes; a reader running a notebook sees live bars.
+# : ``FOURPAPERS_PROGRESS=off`` turns every progress bar off. The book's executors set
+# it (``make notebooks``, : ``make bench``, nbval in ``make test``), so the stored
+# notebooks carry no progress widgets, which the static book : would show as empty
+# boxes; a reader running a notebook sees live bars.
 PROGRESS_ENV = "FOURPAPERS_PROGRESS"
 
 
 def reproducible(seed: int, threads: int = 1) -> torch.Generator:
-    """Seed Python, NumPy and torch, pin torch to ``threads`` threads and turn on deterministic algorithms.
+    """Seed Python, NumPy and torch, pin torch to ``threads`` threads and turn on
+    deterministic algorithms.
 
-    The same seed (and thread count) then gives bitwise-identical results; results differ between 1 and 2 threads,
-    so the book pins 1. Returns a ``torch.Generator`` seeded with ``seed`` for callers that want their own stream.
+    The same seed (and thread count) then gives bitwise-identical results; results
+    differ between 1 and 2 threads, so the book pins 1. Returns a ``torch.Generator``
+    seeded with ``seed`` for callers that want their own stream.
     """
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     if not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads: expected a positive integer, got {threads!r}")
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed by deterministic cuBLAS
+    os.environ.setdefault(
+        "CUBLAS_WORKSPACE_CONFIG", ":4096:8"
+    )  # needed by deterministic cuBLAS
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -41,9 +54,12 @@ def reproducible(seed: int, threads: int = 1) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def progress_bar(iterable: Iterable, desc: str | None = None, progress: bool = True, **kwargs) -> Iterable:
-    """``iterable`` wrapped in a ``tqdm.auto`` bar (a widget in notebooks) when ``progress`` is true and the
-    environment does not say ``FOURPAPERS_PROGRESS=off``; the iterable itself otherwise."""
+def progress_bar(
+    iterable: Iterable, desc: str | None = None, progress: bool = True, **kwargs
+) -> Iterable:
+    """``iterable`` wrapped in a ``tqdm.auto`` bar (a widget in notebooks) when
+    ``progress`` is true and the environment does not say ``FOURPAPERS_PROGRESS=off``;
+    the iterable itself otherwise."""
     setting = os.environ.get(PROGRESS_ENV, "on").strip().lower()
     if setting not in ("on", "off", ""):
         raise ValueError(f"{PROGRESS_ENV}: expected 'on' or 'off', got {setting!r}")
@@ -53,30 +69,44 @@ def progress_bar(iterable: Iterable, desc: str | None = None, progress: bool = T
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """CPU unless asked: ``device`` if given, else the ``FOURPAPERS_DEVICE`` environment variable, else ``"cpu"``."""
+    """CPU unless asked: ``device`` if given, else the ``FOURPAPERS_DEVICE`` environment
+    variable, else ``"cpu"``."""
     name = device if device is not None else os.environ.get("FOURPAPERS_DEVICE", "cpu")
     try:
         dev = torch.device(name)
     except (RuntimeError, TypeError):
-        raise ValueError(f"device: expected 'cpu', 'cuda' or another torch device, got {name!r}") from None
+        raise ValueError(
+            f"device: expected 'cpu', 'cuda' or another torch device, got {name!r}"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: 'cuda' was asked for but torch.cuda.is_available() is False")
+        raise ValueError(
+            "device: 'cuda' was asked for but torch.cuda.is_available() is False"
+        )
     return dev
 
 
-def warmup_schedule(warmup_steps: int = 0, total_steps: int | None = None, decay: str = "constant",
-                    final_frac: float = 0.1) -> Callable[[int], float]:
-    """A learning-rate multiplier for ``LambdaLR``: linear warmup (Vaswani et al. 2017, Sec. 5.3; Xiong et al. 2020)
-    from 1/warmup to 1 over ``warmup_steps``, then constant, or cosine down to ``final_frac`` at ``total_steps``.
+def warmup_schedule(
+    warmup_steps: int = 0,
+    total_steps: int | None = None,
+    decay: str = "constant",
+    final_frac: float = 0.1,
+) -> Callable[[int], float]:
+    """A learning-rate multiplier for ``LambdaLR``: linear warmup (Vaswani et al. 2017,
+    Sec. 5.3; Xiong et al. 2020) from 1/warmup to 1 over ``warmup_steps``, then
+    constant, or cosine down to ``final_frac`` at ``total_steps``.
 
-    Step ``s`` (0-based, the multiplier for the update about to be made) gets ``(s + 1) / warmup_steps`` during warmup.
+    Step ``s`` (0-based, the multiplier for the update about to be made) gets ``(s + 1)
+    / warmup_steps`` during warmup.
     """
     if warmup_steps < 0:
         raise ValueError(f"warmup_steps: expected >= 0, got {warmup_steps}")
     if decay not in ("constant", "cosine"):
         raise ValueError(f"decay: expected 'constant' or 'cosine', got {decay!r}")
     if decay == "cosine" and (total_steps is None or total_steps <= warmup_steps):
-        raise ValueError(f"total_steps: cosine decay needs total_steps > warmup_steps={warmup_steps}, got {total_steps}")
+        raise ValueError(
+            f"total_steps: cosine decay needs total_steps > "
+            f"warmup_steps={warmup_steps}, got {total_steps}"
+        )
     if not 0.0 <= final_frac <= 1.0:
         raise ValueError(f"final_frac: expected a number in [0, 1], got {final_frac}")
 
@@ -97,16 +127,26 @@ def lm_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
-def train(model: nn.Module, batches: Iterable | Iterator, optimizer: torch.optim.Optimizer, steps: int,
-          schedule: Callable[[int], float] | None = None, clip: float | None = None,
-          loss_fn: Callable = lm_loss, device: str | torch.device | None = None, progress: bool = True,
-          desc: str | None = None) -> list[float]:
-    """Run ``steps`` optimizer updates and return the training loss of each step (a list of floats).
+def train(
+    model: nn.Module,
+    batches: Iterable | Iterator,
+    optimizer: torch.optim.Optimizer,
+    steps: int,
+    schedule: Callable[[int], float] | None = None,
+    clip: float | None = None,
+    loss_fn: Callable = lm_loss,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+) -> list[float]:
+    """Run ``steps`` optimizer updates and return the training loss of each step (a list
+    of floats).
 
-    ``batches`` yields tuples of tensors that ``loss_fn(model, *batch)`` turns into a scalar loss (default: the
-    next-token LM loss). ``schedule`` is a multiplier of the optimizer's learning rates per step (see
-    :func:`warmup_schedule`); ``clip`` a max gradient norm (``None``: no clipping). A progress bar
-    (:func:`progress_bar`) shows the progress.
+    ``batches`` yields tuples of tensors that ``loss_fn(model, *batch)`` turns into a
+    scalar loss (default: the next-token LM loss). ``schedule`` is a multiplier of the
+    optimizer's learning rates per step (see :func:`warmup_schedule`); ``clip`` a max
+    gradient norm (``None``: no clipping). A progress bar (:func:`progress_bar`) shows
+    the progress.
     """
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps: expected a positive integer, got {steps!r}")
@@ -140,9 +180,15 @@ def train(model: nn.Module, batches: Iterable | Iterator, optimizer: torch.optim
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Iterable | Iterator, n_batches: int, loss_fn: Callable = lm_loss,
-             device: str | torch.device | None = None) -> float:
-    """Mean of ``loss_fn`` over ``n_batches`` batches, in eval mode without gradients."""
+def evaluate(
+    model: nn.Module,
+    batches: Iterable | Iterator,
+    n_batches: int,
+    loss_fn: Callable = lm_loss,
+    device: str | torch.device | None = None,
+) -> float:
+    """Mean of ``loss_fn`` over ``n_batches`` batches, in eval mode without
+    gradients."""
     if not isinstance(n_batches, int) or n_batches < 1:
         raise ValueError(f"n_batches: expected a positive integer, got {n_batches!r}")
     dev = resolve_device(device)

@@ -1,4 +1,5 @@
 """Random inputs shared by chapter 2's tests."""
+
 import torch
 
 

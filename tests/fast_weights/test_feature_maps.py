@@ -1,4 +1,6 @@
-"""Chapter 2, src/fourpapers/fast_weights/feature_maps.py: DPFP, FAVOR+, names and sizes."""
+"""Chapter 2, src/fourpapers/fast_weights/feature_maps.py: DPFP, FAVOR+, names and
+sizes."""
+
 import math
 
 import pytest
@@ -22,27 +24,39 @@ def test_dpfp_with_d2_nu1_has_one_feature_per_quadrant():
     x = torch.tensor([[1.0, 2.0], [-1.0, 2.0], [-1.0, -2.0], [1.0, -2.0]])
     phi = fw.dpfp(x, 1)
     assert ((phi > 0).sum(-1) == 1).all()
-    assert torch.equal(phi @ phi.T > 0, torch.eye(4, dtype=torch.bool))      # quadrants are orthogonal
+    assert torch.equal(
+        phi @ phi.T > 0, torch.eye(4, dtype=torch.bool)
+    )  # quadrants are orthogonal
     r = torch.cat([F.relu(x), F.relu(-x)], -1)
     assert torch.equal(phi, r * r.roll(1, -1))
 
 
 def test_favor_is_positive_reproducible_and_approximates_the_softmax_kernel():
     g = torch.Generator().manual_seed(0)
-    q, k = (0.3 * torch.randn(16, 8, generator=g, dtype=torch.float64) for _ in range(2))
-    exact = (q * k).sum(-1).exp()                                          # the softmax kernel exp(q^T k)
+    q, k = (
+        0.3 * torch.randn(16, 8, generator=g, dtype=torch.float64) for _ in range(2)
+    )
+    exact = (q * k).sum(-1).exp()  # the softmax kernel exp(q^T k)
 
     def rel_err(m, seed=0):
-        return (((fw.favor(q, m, seed) * fw.favor(k, m, seed)).sum(-1) - exact).abs() / exact).mean()
+        return (
+            ((fw.favor(q, m, seed) * fw.favor(k, m, seed)).sum(-1) - exact).abs()
+            / exact
+        ).mean()
 
-    assert (fw.favor(q) > 0).all() and fw.favor(q).shape == (16, 8) and fw.favor(q, 24).shape == (16, 24)
+    assert (
+        (fw.favor(q) > 0).all()
+        and fw.favor(q).shape == (16, 8)
+        and fw.favor(q, 24).shape == (16, 24)
+    )
     assert torch.equal(fw.favor(q, m=16), fw.favor(q, m=16))
     assert not torch.equal(fw.favor(q, m=16), fw.favor(q, m=16, seed=1))
     assert rel_err(4096) < 0.05 < rel_err(16)
     # unbiased: the average over independent draws of omega converges to exp(q^T k)
-    mean = torch.stack([(fw.favor(q, 64, s) * fw.favor(k, 64, s)).sum(-1) for s in range(200)]).mean(0)
+    mean = torch.stack(
+        [(fw.favor(q, 64, s) * fw.favor(k, 64, s)).sum(-1) for s in range(200)]
+    ).mean(0)
     assert ((mean - exact).abs() / exact).max() < 0.1
-
 
 
 def test_favor_pm_is_the_papers_2m_features_and_unbiased_for_the_softmax_kernel():
@@ -81,8 +95,9 @@ def test_feature_maps_by_name():
     assert torch.equal(fw.get_feature_map("dpfp2")(x), fw.dpfp(x, 2))
     assert torch.equal(fw.get_feature_map("favor")(x), fw.favor(x))
     assert fw.get_feature_map(torch.tanh) is torch.tanh
-    assert [fw.feature_size(n, 8) for n in ("elu", "identity", "dpfp", "favor", "favor32")] == [8, 8, 16, 8, 32]
-
+    assert [
+        fw.feature_size(n, 8) for n in ("elu", "identity", "dpfp", "favor", "favor32")
+    ] == [8, 8, 16, 8, 32]
 
 
 @pytest.mark.parametrize(

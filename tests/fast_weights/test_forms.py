@@ -1,4 +1,6 @@
-"""Chapter 2, src/fourpapers/fast_weights/forms.py: the three forms are one computation."""
+"""Chapter 2, src/fourpapers/fast_weights/forms.py: the three forms are one
+computation."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,9 +9,13 @@ from fourpapers import fast_weights as fw
 
 from ._tensors import qkv as _qkv
 
-FORMS = (fw.fast_weight_recurrence, fw.linear_attention,
-         lambda q, k, v, feature_map="elu", **kw: fw.chunked_linear_attention(q, k, v, feature_map, chunk_size=16, **kw))
-
+FORMS = (
+    fw.fast_weight_recurrence,
+    fw.linear_attention,
+    lambda q, k, v, feature_map="elu", **kw: fw.chunked_linear_attention(
+        q, k, v, feature_map, chunk_size=16, **kw
+    ),
+)
 
 
 @pytest.mark.parametrize("feature_map", ["elu", "dpfp", "dpfp3", "favor", "favor32"])
@@ -20,7 +26,9 @@ def test_recurrent_parallel_and_chunked_forms_agree(feature_map, dtype, tol):
     assert ref.shape == v.shape
     assert (fw.linear_attention(q, k, v, feature_map) - ref).abs().max() < tol
     for chunk in (1, 16, 64, 77, 200):
-        assert (fw.chunked_linear_attention(q, k, v, feature_map, chunk_size=chunk) - ref).abs().max() < tol
+        assert (
+            fw.chunked_linear_attention(q, k, v, feature_map, chunk_size=chunk) - ref
+        ).abs().max() < tol
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
@@ -45,8 +53,10 @@ def test_elu_linear_attention_matches_an_explicit_loop_of_weighted_averages():
     fq, fk = F.elu(q) + 1, F.elu(k) + 1
     y = fw.linear_attention(q, k, v)
     for t in range(9):
-        w = (fk[0, 0, : t + 1] @ fq[0, 0, t])                      # phi(k_s)^T phi(q_t), s <= t
-        assert torch.allclose(y[0, 0, t], (w[:, None] * v[0, 0, : t + 1]).sum(0) / (w.sum() + fw.EPS))
+        w = fk[0, 0, : t + 1] @ fq[0, 0, t]  # phi(k_s)^T phi(q_t), s <= t
+        assert torch.allclose(
+            y[0, 0, t], (w[:, None] * v[0, 0, : t + 1]).sum(0) / (w.sum() + fw.EPS)
+        )
 
 
 @pytest.mark.parametrize("fn", ["recurrent", "parallel", "chunked", "delta"])
@@ -64,9 +74,11 @@ def test_causality(fn):
     for t in (q2, k2, v2):
         t[:, :, 13:] = torch.randn_like(t[:, :, 13:])
     y2 = call(q2, k2, v2)
-    assert torch.equal(y[:, :, :13], y2[:, :, :13]) or (y[:, :, :13] - y2[:, :, :13]).abs().max() < 1e-6
+    assert (
+        torch.equal(y[:, :, :13], y2[:, :, :13])
+        or (y[:, :, :13] - y2[:, :, :13]).abs().max() < 1e-6
+    )
     assert not torch.allclose(y[:, :, 13:], y2[:, :, 13:])
-
 
 
 @pytest.mark.parametrize(
@@ -75,13 +87,25 @@ def test_causality(fn):
         (lambda q, k, v: fw.linear_attention(q[0], k, v), "q"),
         (lambda q, k, v: fw.linear_attention(q, k[..., :3], v), "k"),
         (lambda q, k, v: fw.fast_weight_recurrence(q, k, v[:, :, :5]), "v"),
-        (lambda q, k, v: fw.chunked_linear_attention(q, k, v, chunk_size=0), "chunk_size"),
+        (
+            lambda q, k, v: fw.chunked_linear_attention(q, k, v, chunk_size=0),
+            "chunk_size",
+        ),
         (lambda q, k, v: fw.linear_attention(q, k, v, eps=-1.0), "eps"),
         (lambda q, k, v: fw.fast_weight_recurrence(q, k, v, eps=None), "eps"),
         (lambda q, k, v: fw.chunked_linear_attention(q, k, v, eps=float("nan")), "eps"),
-        (lambda q, k, v: fw.linear_attention(q, k, v, feature_map="relu"), "feature_map"),
-        (lambda q, k, v: fw.chunked_linear_attention(q, k, v, feature_map="softmax"), "feature_map"),
-        (lambda q, k, v: fw.fast_weight_recurrence(q, k, v, feature_map=3), "feature_map"),
+        (
+            lambda q, k, v: fw.linear_attention(q, k, v, feature_map="relu"),
+            "feature_map",
+        ),
+        (
+            lambda q, k, v: fw.chunked_linear_attention(q, k, v, feature_map="softmax"),
+            "feature_map",
+        ),
+        (
+            lambda q, k, v: fw.fast_weight_recurrence(q, k, v, feature_map=3),
+            "feature_map",
+        ),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_the_argument(call, arg):

@@ -1,4 +1,5 @@
 """Chapter 3: the mini AWD-LSTM and the concat-pool classifier (Eq. 4)."""
+
 import copy
 
 import pytest
@@ -6,9 +7,9 @@ import torch
 
 from fourpapers import ulmfit as u
 
-# --------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Model pieces
-# --------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 
 
 def test_awd_lstm_shapes_tied_weights_and_dropouts(tiny_lm):
@@ -18,18 +19,23 @@ def test_awd_lstm_shapes_tied_weights_and_dropouts(tiny_lm):
     assert lm.decoder.weight is lm.encoder.weight
     assert [r.hidden_size for r in lm.rnns] == [12, 8]
     lm.eval()
-    assert torch.equal(lm(x), lm(x))                       # no dropout in eval mode
+    assert torch.equal(lm(x), lm(x))  # no dropout in eval mode
     lm.train()
-    assert not torch.equal(lm(x), lm(x))                   # dropouts (incl. weight drop) in training mode
+    assert not torch.equal(
+        lm(x), lm(x)
+    )  # dropouts (incl. weight drop) in training mode
     lm.set_dropouts(embed_p=0.0, input_p=0.0, weight_p=0.0, hidden_p=0.0, output_p=0.0)
     assert torch.equal(lm(x), lm(x))
 
 
-@pytest.mark.parametrize("x, expected", [
-    (torch.tensor([[0, 50]]), r"x: expected token ids in \[0, 50\).*from 0 to 50"),
-    (torch.tensor([[-3, 2]]), r"x: expected token ids in \[0, 50\).*from -3 to 2"),
-    (torch.tensor([[1.0, 2.0]]), r"x: expected integer token ids.*float32"),
-])
+@pytest.mark.parametrize(
+    "x, expected",
+    [
+        (torch.tensor([[0, 50]]), r"x: expected token ids in \[0, 50\).*from 0 to 50"),
+        (torch.tensor([[-3, 2]]), r"x: expected token ids in \[0, 50\).*from -3 to 2"),
+        (torch.tensor([[1.0, 2.0]]), r"x: expected integer token ids.*float32"),
+    ],
+)
 def test_awd_lstm_and_classifier_reject_bad_token_ids(x, expected, tiny_lm):
     lm = tiny_lm()
     with pytest.raises(ValueError, match=expected):
@@ -48,20 +54,25 @@ def test_classifier_rejects_float_lengths(tiny_lm):
 def test_weight_drop_trains_the_raw_hidden_weights(tiny_lm):
     lm = tiny_lm(embed_p=0.0, input_p=0.0, hidden_p=0.0, output_p=0.0, weight_p=0.5)
     x = torch.randint(0, 50, (2, 5))
-    assert not torch.equal(lm(x), lm(x))                   # DropConnect alone changes the outputs
+    assert not torch.equal(lm(x), lm(x))  # DropConnect alone changes the outputs
     torch.manual_seed(3)
     dropped = lm(x)
     torch.manual_seed(3)
-    masks = [torch.nn.functional.dropout(r.weight_hh_l0, 0.5, training=True) for r in lm.rnns]
+    masks = [
+        torch.nn.functional.dropout(r.weight_hh_l0, 0.5, training=True) for r in lm.rnns
+    ]
     h = lm.encoder(x)
-    for r, w in zip(lm.rnns, masks):                       # the same masks, applied by hand to a copy
+    for r, w in zip(lm.rnns, masks):  # the same masks, applied by hand to a copy
         ref = copy.deepcopy(r)
         with torch.no_grad():
             ref.weight_hh_l0.copy_(w)
         h, _ = ref(h)
     assert torch.allclose(dropped, lm.decoder(h), atol=1e-6)
     lm(torch.randint(0, 50, (2, 5))).sum().backward()
-    assert all(r.weight_hh_l0.grad is not None and r.weight_hh_l0.grad.abs().sum() > 0 for r in lm.rnns)
+    assert all(
+        r.weight_hh_l0.grad is not None and r.weight_hh_l0.grad.abs().sum() > 0
+        for r in lm.rnns
+    )
 
 
 def test_concat_pool_width_and_padding_invariance(tiny_lm):
@@ -75,21 +86,26 @@ def test_concat_pool_width_and_padding_invariance(tiny_lm):
         alone = clf.features(d[None], torch.tensor([len(d)]))
         assert torch.allclose(alone[0], feats[i], atol=1e-6)
     H = lm.encode(docs[1][None])[0]
-    assert torch.allclose(feats[1], torch.cat([H[-1], H.max(0).values, H.mean(0)]), atol=1e-6)   # Eq. 4
+    assert torch.allclose(
+        feats[1], torch.cat([H[-1], H.max(0).values, H.mean(0)]), atol=1e-6
+    )  # Eq. 4
 
 
-@pytest.mark.parametrize("call, arg", [
-    (lambda: u.AWDLSTM(1), "vocab_size"),
-    (lambda: u.AWDLSTM(50, n_layers=0), "n_layers"),
-    (lambda: u.AWDLSTM(50, weight_p=1.0), "weight_p"),
-    (lambda: u.AWDLSTM(50, init_range=0), "init_range"),
-    (lambda: u.AWDLSTM(50).set_dropouts(foo_p=0.1), "foo_p"),
-    (lambda: u.AWDLSTM(50)(torch.zeros(3, dtype=torch.long)), "x"),
-    (lambda: u.ConcatPoolClassifier(torch.nn.Linear(2, 2), 2), "lm"),
-    (lambda: u.ConcatPoolClassifier(u.AWDLSTM(50), 1), "n_classes"),
-    (lambda: u.pad_batch([], 1), "docs"),
-    (lambda: u.pad_batch([torch.zeros(2, 2, dtype=torch.long)], 1), "docs"),
-])
+@pytest.mark.parametrize(
+    "call, arg",
+    [
+        (lambda: u.AWDLSTM(1), "vocab_size"),
+        (lambda: u.AWDLSTM(50, n_layers=0), "n_layers"),
+        (lambda: u.AWDLSTM(50, weight_p=1.0), "weight_p"),
+        (lambda: u.AWDLSTM(50, init_range=0), "init_range"),
+        (lambda: u.AWDLSTM(50).set_dropouts(foo_p=0.1), "foo_p"),
+        (lambda: u.AWDLSTM(50)(torch.zeros(3, dtype=torch.long)), "x"),
+        (lambda: u.ConcatPoolClassifier(torch.nn.Linear(2, 2), 2), "lm"),
+        (lambda: u.ConcatPoolClassifier(u.AWDLSTM(50), 1), "n_classes"),
+        (lambda: u.pad_batch([], 1), "docs"),
+        (lambda: u.pad_batch([torch.zeros(2, 2, dtype=torch.long)], 1), "docs"),
+    ],
+)
 def test_bad_arguments_name_the_argument(call, arg):
     with pytest.raises(ValueError, match=arg):
         call()

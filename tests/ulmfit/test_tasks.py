@@ -18,7 +18,16 @@ def test_no_label_leakage_in_world_a():
     banned = task.info["banned"]
     families = {m for mods in u.DOCSTRING_FAMILIES.values() for m in mods}
     assert families <= banned
-    assert {"socket", "decimal", "pathlib", "collections", "itertools", "datetime", "email", "http"} <= banned
+    assert {
+        "socket",
+        "decimal",
+        "pathlib",
+        "collections",
+        "itertools",
+        "datetime",
+        "email",
+        "http",
+    } <= banned
     for d in task.pool + task.valid:
         words = set(task.vocab.decode(d))
         assert not words & banned
@@ -27,22 +36,33 @@ def test_no_label_leakage_in_world_a():
 
 
 def test_clean_docstring_strips_names():
-    text = ("Return os.path.join(a, b) via join_paths() or makeDirs.\n>>> shutil.copy('a', 'b')\n'b'\n\n"
-            "See the Decimal class, e.g. here.")
+    text = (
+        "Return os.path.join(a, b) via join_paths() or makeDirs.\n>>> shutil.copy('a', "
+        "'b')\n'b'\n\n"
+        "See the Decimal class, e.g. here."
+    )
     toks = u.clean_docstring(text, banned={"decimal"})
     assert "xxref" in toks and "xxcall" in toks and "xxid" in toks and "xxname" in toks
     assert not {"os", "shutil", "join_paths", "makedirs", "decimal", "copy"} & set(toks)
-    assert "e" in toks and "g" in toks                      # "e.g." is not a dotted reference
+    assert "e" in toks and "g" in toks  # "e.g." is not a dotted reference
 
 
 def test_texts_task_from_a_labeled_csv(tmp_path):
     path = tmp_path / "data.csv"
-    rows = ["text,label"] + [f"{'good fine' if i % 2 else 'bad awful'} movie {i},{'pos' if i % 2 else 'neg'}"
-                             for i in range(40)]
+    rows = ["text,label"] + [
+        f"{'good fine' if i % 2 else 'bad awful'} movie {i},{'pos' if i % 2 else 'neg'}"
+        for i in range(40)
+    ]
     path.write_text("\n".join(rows), encoding="utf-8")
     texts, labels = u.load_labeled_csv(path)
-    task = u.texts_task("a good movie and a bad movie , fine or awful", texts, labels, valid_per_class=5)
-    assert task.classes == ["neg", "pos"] and len(task.valid) == 10 and len(task.pool) == 30
+    task = u.texts_task(
+        "a good movie and a bad movie , fine or awful", texts, labels, valid_per_class=5
+    )
+    assert (
+        task.classes == ["neg", "pos"]
+        and len(task.valid) == 10
+        and len(task.pool) == 30
+    )
     assert "<bos>" in task.vocab.stoi and task.vocab.decode(task.valid[0])[0] == "<bos>"
 
 
@@ -55,16 +75,30 @@ def test_text_task_subsets_and_stream_reject_bad_sizes(world_b):
         world_b.stream([])
 
 
-@pytest.mark.parametrize("call, arg", [
-    (lambda: u.texts_task("a b", ["a"], ["x"]), "labels"),
-    (lambda: u.texts_task("a b", ["a", "b"], ["x"]), "texts"),
-    (lambda: u.texts_task("a b", ["a", "b"], ["x", "y"], valid_per_class=1), "valid_per_class"),
-    (lambda: u.load_labeled_csv("/nonexistent.csv"), "path"),
-    (lambda: u.clean_docstring(3), "text"),
-    (lambda: u.texts_task("a b", ["a", "b"] * 5, ["x", "y"] * 5, valid_per_class=1, max_tokens=1), "max_tokens"),
-    (lambda: u.texts_task("", ["a", "b"] * 5, ["x", "y"] * 5, valid_per_class=1), "general"),
-    (lambda: u.docstring_task(families={"only": ("os",)}), "families"),
-])
+@pytest.mark.parametrize(
+    "call, arg",
+    [
+        (lambda: u.texts_task("a b", ["a"], ["x"]), "labels"),
+        (lambda: u.texts_task("a b", ["a", "b"], ["x"]), "texts"),
+        (
+            lambda: u.texts_task("a b", ["a", "b"], ["x", "y"], valid_per_class=1),
+            "valid_per_class",
+        ),
+        (lambda: u.load_labeled_csv("/nonexistent.csv"), "path"),
+        (lambda: u.clean_docstring(3), "text"),
+        (
+            lambda: u.texts_task(
+                "a b", ["a", "b"] * 5, ["x", "y"] * 5, valid_per_class=1, max_tokens=1
+            ),
+            "max_tokens",
+        ),
+        (
+            lambda: u.texts_task("", ["a", "b"] * 5, ["x", "y"] * 5, valid_per_class=1),
+            "general",
+        ),
+        (lambda: u.docstring_task(families={"only": ("os",)}), "families"),
+    ],
+)
 def test_bad_arguments_name_the_argument(call, arg):
     with pytest.raises(ValueError, match=arg):
         call()

@@ -10,23 +10,31 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .._checks import positive_int as _positive_int
 from ..models import check_token_ids
 from ..training import progress_bar, reproducible, resolve_device, train
 from .delta_rule import RULES, _delta_updates, _sum_normalize
 from .feature_maps import favor_pm, feature_size, get_feature_map, orthogonal_gaussian
-from .forms import EPS, _positive_int
+from .forms import EPS
 
 ATTENTIONS = ("softmax", "linear", "dpfp1", "dpfp2", "dpfp3", "favor", "favor_redrawn")
 
 
-def retrieval_batch(batch_size: int, n_keys: int, generator: torch.Generator | None = None,
-                    replace: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One batch of the retrieval task of Schlag et al. (2021, Figs. 2-3): ``(keys, values, query, target)``.
+def retrieval_batch(
+    batch_size: int,
+    n_keys: int,
+    generator: torch.Generator | None = None,
+    replace: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One batch of the retrieval task of Schlag et al. (2021, Figs. 2-3): ``(keys,
+    values, query, target)``.
 
-    ``replace=False`` (their Setting 1, Fig. 2): each sequence is a random permutation of the ``n_keys`` = S keys,
-    paired with a random permutation of S values (length S). ``replace=True`` (Setting 2, Fig. 3): 2S pairs, keys
-    and values drawn with replacement; the target is the value of the query key's *latest* occurrence. The query
-    is a key of the sequence, drawn uniformly among its positions. Shapes: ``[B, L]``, ``[B, L]``, ``[B]``, ``[B]``.
+    ``replace=False`` (their Setting 1, Fig. 2): each sequence is a random permutation
+    of the ``n_keys`` = S keys, paired with a random permutation of S values (length S).
+    ``replace=True`` (Setting 2, Fig. 3): 2S pairs, keys and values drawn with
+    replacement; the target is the value of the query key's *latest* occurrence. The
+    query is a key of the sequence, drawn uniformly among its positions. Shapes: ``[B,
+    L]``, ``[B, L]``, ``[B]``, ``[B]``.
     """
     _positive_int("batch_size", batch_size)
     _positive_int("n_keys", n_keys)
@@ -42,32 +50,45 @@ def retrieval_batch(batch_size: int, n_keys: int, generator: torch.Generator | N
         values = torch.rand(B, S, generator=g).argsort(dim=1)
     pos = torch.randint(L, (B,), generator=g)
     query = keys.gather(1, pos[:, None]).squeeze(1)
-    latest = torch.where(keys == query[:, None], torch.arange(L), -1).amax(dim=1)   # last occurrence of the query key
+    latest = torch.where(keys == query[:, None], torch.arange(L), -1).amax(
+        dim=1
+    )  # last occurrence of the query key
     target = values.gather(1, latest[:, None]).squeeze(1)
     return keys, values, query, target
 
 
-def _check_retrieval_inputs(keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor, n_keys: int) -> None:
-    """keys, values ``[B, L]`` and query ``[B]``: integer ids in ``[0, n_keys)``. (An id out of range would not even
-    fail: row ``value * S + key`` of the look-up table is another pair's row.)"""
+def _check_retrieval_inputs(
+    keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor, n_keys: int
+) -> None:
+    """keys, values ``[B, L]`` and query ``[B]``: integer ids in ``[0, n_keys)``. (An id
+    out of range would not even fail: row ``value * S + key`` of the look-up table is
+    another pair's row.)"""
     for name, ids in (("keys", keys), ("values", values), ("query", query)):
         check_token_ids(name, ids, n_keys)
     if keys.dim() != 2 or keys.shape != values.shape or query.shape != keys.shape[:1]:
-        raise ValueError(f"keys, values, query: expected shapes [B, L], [B, L], [B], got {tuple(keys.shape)}, "
-                         f"{tuple(values.shape)}, {tuple(query.shape)}")
+        raise ValueError(
+            f"keys, values, query: expected shapes [B, L], [B, L], [B], got "
+            f"{tuple(keys.shape)}, "
+            f"{tuple(values.shape)}, {tuple(query.shape)}"
+        )
 
 
 class RetrievalModel(nn.Module):
-    """The one-layer key-value memory of Schlag et al.'s retrieval experiments (their Figs. 2-3; official code).
+    """The one-layer key-value memory of Schlag et al.'s retrieval experiments (their
+    Figs. 2-3; official code).
 
-    Values are frozen one-hot vectors v = onehot(value) in R^S. A key is k = W_k [onehot(value); emb(key)] in
-    R^{d_key} (embedding size floor(2.2 S)); the query is q = W_q emb(query key). The memory is written with the
-    whole sequence, then read once with q:
+    Values are frozen one-hot vectors v = onehot(value) in R^S. A key is k = W_k
+    [onehot(value); emb(key)] in R^{d_key} (embedding size floor(2.2 S)); the query is q
+    = W_q emb(query key). The memory is written with the whole sequence, then read once
+    with q:
 
-    * ``"softmax"``: y = sum_t softmax_t(k_t^T q / sqrt(d_key)) v_t (the control: no capacity limit here);
-    * linear (``"linear"`` = elu + 1, ``"dpfp<nu>"``, ``"favor"``) with the ``"sum"`` rule: the fast weights
-      W = sum_t v_t (x) phi(k_t), z = sum_t phi(k_t), y = W phi(q) / (z^T phi(q) + eps);
-    * with the ``"delta"`` rule: :func:`delta_rule`'s update with sum-normalised features and beta_t = sigma(W_b x_t).
+    * ``"softmax"``: y = sum_t softmax_t(k_t^T q / sqrt(d_key)) v_t (the control: no
+      capacity limit here);
+    * linear (``"linear"`` = elu + 1, ``"dpfp<nu>"``, ``"favor"``) with the ``"sum"``
+      rule: the fast weights W = sum_t v_t (x) phi(k_t), z = sum_t phi(k_t), y = W
+      phi(q) / (z^T phi(q) + eps);
+    * with the ``"delta"`` rule: :func:`delta_rule`'s update with sum-normalised
+      features and beta_t = sigma(W_b x_t).
 
     ``"favor"`` is the book's :func:`favor` (d_key features drawn once, seed 0);
     ``"favor_redrawn"`` is FAVOR+ as Schlag et al. ran it (:func:`favor_pm` with
@@ -87,13 +108,27 @@ class RetrievalModel(nn.Module):
         _positive_int("n_keys", n_keys)
         _positive_int("d_key", d_key)
         if attention not in ATTENTIONS:
-            raise ValueError(f"attention: expected one of {ATTENTIONS}, got {attention!r}")
+            raise ValueError(
+                f"attention: expected one of {ATTENTIONS}, got {attention!r}"
+            )
         if rule not in RULES:
             raise ValueError(f"rule: expected one of {RULES}, got {rule!r}")
         if attention == "softmax" and rule != "sum":
-            raise ValueError(f"rule: softmax attention has no fast weights to update by the delta rule, got {rule!r}")
-        self.n_keys, self.attention, self.rule, self.d_key = n_keys, attention, rule, d_key
-        if isinstance(feature_seed, bool) or not isinstance(feature_seed, int) or feature_seed < 0:
+            raise ValueError(
+                f"rule: softmax attention has no fast weights to update by the delta "
+                f"rule, got {rule!r}"
+            )
+        self.n_keys, self.attention, self.rule, self.d_key = (
+            n_keys,
+            attention,
+            rule,
+            d_key,
+        )
+        if (
+            isinstance(feature_seed, bool)
+            or not isinstance(feature_seed, int)
+            or feature_seed < 0
+        ):
             raise ValueError(
                 f"feature_seed: expected a non-negative integer, got {feature_seed!r}"
             )
@@ -104,7 +139,7 @@ class RetrievalModel(nn.Module):
             fmap = "elu" if attention == "linear" else attention
             self.d_dot = d_key if attention == "softmax" else feature_size(fmap, d_key)
             self.phi = None if attention == "softmax" else get_feature_map(fmap)
-        e = int(2.2 * n_keys)                                       # key embedding size floor(1.1 (S + S))
+        e = int(2.2 * n_keys)  # key embedding size floor(1.1 (S + S))
         self.emb = nn.Embedding(n_keys, e)
         self.W_k = nn.Linear(e + n_keys, d_key)
         self.W_q = nn.Linear(e, d_key)
@@ -117,35 +152,56 @@ class RetrievalModel(nn.Module):
             u = 1 / math.sqrt(d_key)
             nn.init.uniform_(self.W_k.weight, -u, u)
             nn.init.uniform_(self.W_q.weight, -u, u)
-        self.features = _features_of(self)           # (k, q) -> (phi(k), phi(q))
+        self.features = _features_of(self)  # (k, q) -> (phi(k), phi(q))
 
-    def forward(self, keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        """Predicted value vectors ``[B, S]`` for ``keys``, ``values`` ``[B, L]`` and ``query`` ``[B]``."""
+    def forward(
+        self, keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor
+    ) -> torch.Tensor:
+        """Predicted value vectors ``[B, S]`` for ``keys``, ``values`` ``[B, L]`` and
+        ``query`` ``[B]``."""
         _check_retrieval_inputs(keys, values, query, self.n_keys)
         S = self.n_keys
-        # k_t = W_k [onehot(v_t); emb(k_t)] + b_k takes one of S * S values: look it up in a table of all of them
-        # (row v * S + k; the same function with far fewer FLOPs); likewise q = W_q emb(q) + b_q.
+        # k_t = W_k [onehot(v_t); emb(k_t)] + b_k takes one of S * S values: look it up
+        # in a table of all of them (row v * S + k; the same function with far fewer
+        # FLOPs); likewise q = W_q emb(q) + b_q.
         Wk = self.W_k.weight
-        table = Wk[:, :S].T.unsqueeze(1) + (self.emb.weight @ Wk[:, S:].T + self.W_k.bias).unsqueeze(0)
-        k = F.embedding(values * S + keys, table.reshape(S * S, -1))                      # [B, L, d_key]
-        q = F.embedding(query, torch.addmm(self.W_q.bias, self.emb.weight, self.W_q.weight.T))  # [B, d_key]
+        table = Wk[:, :S].T.unsqueeze(1) + (
+            self.emb.weight @ Wk[:, S:].T + self.W_k.bias
+        ).unsqueeze(0)
+        k = F.embedding(values * S + keys, table.reshape(S * S, -1))  # [B, L, d_key]
+        q = F.embedding(
+            query, torch.addmm(self.W_q.bias, self.emb.weight, self.W_q.weight.T)
+        )  # [B, d_key]
         if self.attention == "softmax":
-            a = torch.softmax((k @ q.unsqueeze(-1)).squeeze(-1) / math.sqrt(self.d_key), dim=1)
-            return a.new_zeros(a.shape[0], S).scatter_add(1, values, a)       # sum_t a_t onehot(v_t)
+            a = torch.softmax(
+                (k @ q.unsqueeze(-1)).squeeze(-1) / math.sqrt(self.d_key), dim=1
+            )
+            return a.new_zeros(a.shape[0], S).scatter_add(
+                1, values, a
+            )  # sum_t a_t onehot(v_t)
         fk, fq = self.features(k, q)
         if self.rule == "sum":
-            # W phi(q) / (z^T phi(q)) with W = sum_t onehot(v_t) (x) phi(k_t), z = sum_t phi(k_t), evaluated in its
-            # attention form sum_t onehot(v_t) [phi(k_t)^T phi(q)] / sum_t phi(k_t)^T phi(q): the same numbers
-            # (section 1 of the chapter), fewer FLOPs.
-            a = (fk @ fq.unsqueeze(-1)).squeeze(-1)                            # phi(k_t)^T phi(q), [B, L]
-            return a.new_zeros(a.shape[0], S).scatter_add(1, values, a) / (a.sum(1, keepdim=True) + EPS)
-        Wb = self.W_b.weight                                                   # beta_t = sigma(W_b x_t), as above
-        table = Wb[:, :S].T.unsqueeze(1) + (self.emb.weight @ Wb[:, S:].T + self.W_b.bias).unsqueeze(0)
-        beta = torch.sigmoid(F.embedding(values * S + keys, table.reshape(S * S, 1)).squeeze(-1))
+            # W phi(q) / (z^T phi(q)) with W = sum_t onehot(v_t) (x) phi(k_t), z = sum_t
+            # phi(k_t), evaluated in its attention form sum_t onehot(v_t) [phi(k_t)^T
+            # phi(q)] / sum_t phi(k_t)^T phi(q): the same numbers (section 1 of the
+            # chapter), fewer FLOPs.
+            a = (fk @ fq.unsqueeze(-1)).squeeze(-1)  # phi(k_t)^T phi(q), [B, L]
+            return a.new_zeros(a.shape[0], S).scatter_add(1, values, a) / (
+                a.sum(1, keepdim=True) + EPS
+            )
+        Wb = self.W_b.weight  # beta_t = sigma(W_b x_t), as above
+        table = Wb[:, :S].T.unsqueeze(1) + (
+            self.emb.weight @ Wb[:, S:].T + self.W_b.bias
+        ).unsqueeze(0)
+        beta = torch.sigmoid(
+            F.embedding(values * S + keys, table.reshape(S * S, 1)).squeeze(-1)
+        )
         fk, fq = _sum_normalize(fk), fq / (fq.sum(-1, keepdim=True) + EPS)
-        v = F.one_hot(values, S).to(fk.dtype)                                  # the one-hot values v_t
-        U = _delta_updates(fk, v, beta)                                        # W_L = sum_t u_t (x) phi(k_t)
-        return ((fk @ fq.unsqueeze(-1)).transpose(1, 2) @ U).squeeze(1)       # y = W_L phi(q)
+        v = F.one_hot(values, S).to(fk.dtype)  # the one-hot values v_t
+        U = _delta_updates(fk, v, beta)  # W_L = sum_t u_t (x) phi(k_t)
+        return ((fk @ fq.unsqueeze(-1)).transpose(1, 2) @ U).squeeze(
+            1
+        )  # y = W_L phi(q)
 
 
 def _features_of(model: RetrievalModel):
@@ -158,21 +214,31 @@ def _features_of(model: RetrievalModel):
     def redrawn(k, q):
         omega = orthogonal_gaussian(d, d, gen)  # fresh every forward pass (mini-batch)
         return favor_pm(k, omega), favor_pm(q, omega)
+
     return redrawn
 
 
-def retrieval_loss(model: nn.Module, keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor,
-                   target: torch.Tensor) -> torch.Tensor:
-    """1/2 ||onehot(y) - y_hat||^2, summed over the S value dimensions, averaged over the batch (Schlag et al.
-    Figs. 2-3). Predicting nothing (y_hat = 0) gives 0.5, predicting 1/S everywhere 0.5 (1 - 1/S): 0.5 is chance."""
+def retrieval_loss(
+    model: nn.Module,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    query: torch.Tensor,
+    target: torch.Tensor,
+) -> torch.Tensor:
+    """1/2 ||onehot(y) - y_hat||^2, summed over the S value dimensions, averaged over
+    the batch (Schlag et al. Figs. 2-3). Predicting nothing (y_hat = 0) gives 0.5,
+    predicting 1/S everywhere 0.5 (1 - 1/S): 0.5 is chance."""
     y_hat = model(keys, values, query)
     onehot = F.one_hot(target, y_hat.shape[-1]).to(y_hat.dtype)
-    return F.mse_loss(y_hat, onehot, reduction="sum") * (0.5 / y_hat.shape[0])   # 1/2 ||onehot(y) - y_hat||^2
+    return F.mse_loss(y_hat, onehot, reduction="sum") * (
+        0.5 / y_hat.shape[0]
+    )  # 1/2 ||onehot(y) - y_hat||^2
 
 
 @dataclass
 class RetrievalResult:
-    """One training run of the retrieval task: the final evaluation loss and the per-step training losses."""
+    """One training run of the retrieval task: the final evaluation loss and the
+    per-step training losses."""
 
     attention: str
     rule: str
@@ -183,73 +249,120 @@ class RetrievalResult:
 
 
 class RetrievalGroup(nn.Module):
-    """Several :class:`RetrievalModel` memories of the same S, trained side by side on the same batches.
+    """Several :class:`RetrievalModel` memories of the same S, trained side by side on
+    the same batches.
 
-    Their parameters are stacked along a first "variant" dimension, so the work they share (the key and query
-    look-ups, the loss, Adam) runs once per step instead of once per memory: about twice as fast on a CPU, where
-    these tiny models are bound by per-operation overhead. Variant i computes exactly what a
-    :class:`RetrievalModel` with the same parameters computes (tested), and is initialised as one built right after
-    ``torch.manual_seed(init_seed)``, so a cell's result does not depend on which other cells share its group.
-    ``variants`` is a sequence of ``(attention, rule)``.
+    Their parameters are stacked along a first "variant" dimension, so the work they
+    share (the key and query look-ups, the loss, Adam) runs once per step instead of
+    once per memory: about twice as fast on a CPU, where these tiny models are bound by
+    per-operation overhead. Variant i computes exactly what a :class:`RetrievalModel`
+    with the same parameters computes (tested), and is initialised as one built right
+    after ``torch.manual_seed(init_seed)``, so a cell's result does not depend on which
+    other cells share its group. ``variants`` is a sequence of ``(attention, rule)``.
     """
 
-    def __init__(self, n_keys: int, variants: Sequence[tuple[str, str]], d_key: int = 8, init_seed: int = 0):
+    def __init__(
+        self,
+        n_keys: int,
+        variants: Sequence[tuple[str, str]],
+        d_key: int = 8,
+        init_seed: int = 0,
+    ):
         super().__init__()
         if not variants:
             raise ValueError("variants: expected at least one (attention, rule) pair")
         members = []
         for attention, rule in variants:
             torch.manual_seed(init_seed)
-            member = RetrievalModel(n_keys, attention, rule, d_key, feature_seed=init_seed)
+            member = RetrievalModel(
+                n_keys, attention, rule, d_key, feature_seed=init_seed
+            )
             members.append(member)
-        self.n_keys, self.d_key, self.variants = n_keys, d_key, [tuple(v) for v in variants]
+        self.n_keys, self.d_key, self.variants = (
+            n_keys,
+            d_key,
+            [tuple(v) for v in variants],
+        )
         self.features = [m.features for m in members]
         self.d_dots = [m.d_dot for m in members]
 
         def stack(get):
             return nn.Parameter(torch.stack([get(m).detach().clone() for m in members]))
 
-        self.emb = stack(lambda m: m.emb.weight)                                  # [V, S, e]
-        self.W_k, self.b_k = stack(lambda m: m.W_k.weight), stack(lambda m: m.W_k.bias)  # [V, d, S + e], [V, d]
-        self.W_q, self.b_q = stack(lambda m: m.W_q.weight), stack(lambda m: m.W_q.bias)  # [V, d, e], [V, d]
+        self.emb = stack(lambda m: m.emb.weight)  # [V, S, e]
+        self.W_k, self.b_k = (
+            stack(lambda m: m.W_k.weight),
+            stack(lambda m: m.W_k.bias),
+        )  # [V, d, S + e], [V, d]
+        self.W_q, self.b_q = (
+            stack(lambda m: m.W_q.weight),
+            stack(lambda m: m.W_q.bias),
+        )  # [V, d, e], [V, d]
         self.delta = [i for i, (_, rule) in enumerate(self.variants) if rule == "delta"]
         if self.delta:
-            unused = nn.Linear(self.emb.shape[-1] + n_keys, 1)                  # for the sum-rule variants
-            self.W_b = stack(lambda m: (m.W_b or unused).weight)                   # [V, 1, S + e]
+            unused = nn.Linear(
+                self.emb.shape[-1] + n_keys, 1
+            )  # for the sum-rule variants
+            self.W_b = stack(lambda m: (m.W_b or unused).weight)  # [V, 1, S + e]
             self.b_b = stack(lambda m: (m.W_b or unused).bias)
 
-    def _lookup(self, W: torch.Tensor, b: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        # W [onehot(v); emb(k)] + b for every variant: a table of the S * S possible results, then a look-up
+    def _lookup(
+        self, W: torch.Tensor, b: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    ) -> torch.Tensor:
+        # W [onehot(v); emb(k)] + b for every variant: a table of the S * S possible
+        # results, then a look-up
         S = self.n_keys
-        table = W[:, :, :S].transpose(1, 2).unsqueeze(2) + (self.emb @ W[:, :, S:].transpose(1, 2)
-                                                            + b.unsqueeze(1)).unsqueeze(1)      # [V, S(v), S(k), out]
-        return table.reshape(len(self.variants), S * S, -1)[:, values * S + keys]              # [V, B, L, out]
+        table = W[:, :, :S].transpose(1, 2).unsqueeze(2) + (
+            self.emb @ W[:, :, S:].transpose(1, 2) + b.unsqueeze(1)
+        ).unsqueeze(1)  # [V, S(v), S(k), out]
+        return table.reshape(len(self.variants), S * S, -1)[
+            :, values * S + keys
+        ]  # [V, B, L, out]
 
-    def forward(self, keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor
+    ) -> torch.Tensor:
         """Predicted value vectors of every variant, ``[V, B, S]``."""
         _check_retrieval_inputs(keys, values, query, self.n_keys)
         S = self.n_keys
-        k = self._lookup(self.W_k, self.b_k, keys, values)                                      # [V, B, L, d]
-        q = torch.baddbmm(self.b_q.unsqueeze(1), self.emb, self.W_q.transpose(1, 2))[:, query]  # [V, B, d]
-        beta = torch.sigmoid(self._lookup(self.W_b, self.b_b, keys, values)).squeeze(-1) if self.delta else None
+        k = self._lookup(self.W_k, self.b_k, keys, values)  # [V, B, L, d]
+        q = torch.baddbmm(self.b_q.unsqueeze(1), self.emb, self.W_q.transpose(1, 2))[
+            :, query
+        ]  # [V, B, d]
+        beta = (
+            torch.sigmoid(self._lookup(self.W_b, self.b_b, keys, values)).squeeze(-1)
+            if self.delta
+            else None
+        )
         out = []
         for i, (attention, rule) in enumerate(self.variants):
             if attention == "softmax":
-                a = torch.softmax((k[i] @ q[i].unsqueeze(-1)).squeeze(-1) / math.sqrt(self.d_key), dim=1)
+                a = torch.softmax(
+                    (k[i] @ q[i].unsqueeze(-1)).squeeze(-1) / math.sqrt(self.d_key),
+                    dim=1,
+                )
                 out.append(a.new_zeros(a.shape[0], S).scatter_add(1, values, a))
                 continue
             fk, fq = self.features[i](k[i], q[i])
             if rule == "sum":
                 a = (fk @ fq.unsqueeze(-1)).squeeze(-1)
-                out.append(a.new_zeros(a.shape[0], S).scatter_add(1, values, a) / (a.sum(1, keepdim=True) + EPS))
+                out.append(
+                    a.new_zeros(a.shape[0], S).scatter_add(1, values, a)
+                    / (a.sum(1, keepdim=True) + EPS)
+                )
             else:
                 fk, fq = _sum_normalize(fk), fq / (fq.sum(-1, keepdim=True) + EPS)
                 U = _delta_updates(fk, F.one_hot(values, S).to(fk.dtype), beta[i])
                 out.append(((fk @ fq.unsqueeze(-1)).transpose(1, 2) @ U).squeeze(1))
         return torch.stack(out)
 
-    def losses(self, keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor,
-               target: torch.Tensor) -> torch.Tensor:
+    def losses(
+        self,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        query: torch.Tensor,
+        target: torch.Tensor,
+    ) -> torch.Tensor:
         """Each variant's :func:`retrieval_loss`, ``[V]``."""
         y_hat = self(keys, values, query)
         onehot = F.one_hot(target, self.n_keys).to(y_hat.dtype).expand_as(y_hat)
@@ -262,18 +375,35 @@ def _stream(batch_size: int, n_keys: int, seed: int, replace: bool):
         yield retrieval_batch(batch_size, n_keys, g, replace=replace)
 
 
-def train_retrieval_group(n_keys: int, variants: Sequence[tuple[str, str]], d_key: int = 8, steps: int = 1500,
-                          lr: float = 3e-3, batch_size: int = 32, replace: bool = False, eval_size: int = 1024,
-                          seed: int = 0, device=None, progress: bool = True) -> list[RetrievalResult]:
-    """Train the memories ``variants`` = [(attention, rule), ...] side by side (a :class:`RetrievalGroup`) on the
-    retrieval task of Schlag et al. (2021, Figs. 2-3 in miniature); one :class:`RetrievalResult` per variant.
+def train_retrieval_group(
+    n_keys: int,
+    variants: Sequence[tuple[str, str]],
+    d_key: int = 8,
+    steps: int = 1500,
+    lr: float = 3e-3,
+    batch_size: int = 32,
+    replace: bool = False,
+    eval_size: int = 1024,
+    seed: int = 0,
+    device=None,
+    progress: bool = True,
+) -> list[RetrievalResult]:
+    """Train the memories ``variants`` = [(attention, rule), ...] side by side (a
+    :class:`RetrievalGroup`) on the retrieval task of Schlag et al. (2021, Figs. 2-3 in
+    miniature); one :class:`RetrievalResult` per variant.
 
-    Adam(``lr``) on the sum of their losses (Adam is per parameter, so each memory trains as if alone),
-    ``batch_size`` fresh sequences per step, a fixed ``steps`` (no early stopping), then each memory's loss on
-    ``eval_size`` fresh sequences from a separate stream. Same ``seed``, same numbers.
+    Adam(``lr``) on the sum of their losses (Adam is per parameter, so each memory
+    trains as if alone), ``batch_size`` fresh sequences per step, a fixed ``steps`` (no
+    early stopping), then each memory's loss on ``eval_size`` fresh sequences from a
+    separate stream. Same ``seed``, same numbers.
     """
-    for name, value in (("n_keys", n_keys), ("d_key", d_key), ("steps", steps), ("eval_size", eval_size),
-                        ("batch_size", batch_size)):
+    for name, value in (
+        ("n_keys", n_keys),
+        ("d_key", d_key),
+        ("steps", steps),
+        ("eval_size", eval_size),
+        ("batch_size", batch_size),
+    ):
         _positive_int(name, value)
     if not lr > 0:
         raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
@@ -289,63 +419,134 @@ def train_retrieval_group(n_keys: int, variants: Sequence[tuple[str, str]], d_ke
         return per_variant.sum()
 
     names = ", ".join(f"{a}/{r}" for a, r in model.variants)
-    train(model, _stream(batch_size, n_keys, seed, replace), opt, steps, loss_fn=loss_fn, device=dev,
-          progress=progress, desc=f"S={n_keys}: {names}")
+    train(
+        model,
+        _stream(batch_size, n_keys, seed, replace),
+        opt,
+        steps,
+        loss_fn=loss_fn,
+        device=dev,
+        progress=progress,
+        desc=f"S={n_keys}: {names}",
+    )
     model.eval()
     g = torch.Generator().manual_seed(1_000_003 + seed)
     with torch.no_grad():
-        evals = model.losses(*(t.to(dev) for t in retrieval_batch(eval_size, n_keys, g, replace=replace))).tolist()
-    curves = torch.stack(history).T.tolist() if history else [[] for _ in model.variants]
-    return [RetrievalResult(a, r, n_keys, d, e, c)
-            for (a, r), d, e, c in zip(model.variants, model.d_dots, evals, curves)]
+        evals = model.losses(
+            *(t.to(dev) for t in retrieval_batch(eval_size, n_keys, g, replace=replace))
+        ).tolist()
+    curves = (
+        torch.stack(history).T.tolist() if history else [[] for _ in model.variants]
+    )
+    return [
+        RetrievalResult(a, r, n_keys, d, e, c)
+        for (a, r), d, e, c in zip(model.variants, model.d_dots, evals, curves)
+    ]
 
 
-def train_retrieval(n_keys: int, attention: str = "linear", rule: str = "sum", d_key: int = 8, steps: int = 1500,
-                    lr: float = 3e-3, batch_size: int = 32, replace: bool = False, eval_size: int = 1024,
-                    seed: int = 0, device=None, progress: bool = True) -> RetrievalResult:
-    """Train one :class:`RetrievalModel` on the retrieval task (Schlag et al. 2021, Fig. 2 / Fig. 3 in miniature):
-    :func:`train_retrieval_group` with a single variant. Adam(``lr``), ``batch_size`` fresh sequences per step for a
-    fixed ``steps``, then the loss on ``eval_size`` fresh sequences. Same ``seed``, same numbers."""
-    return train_retrieval_group(n_keys, [(attention, rule)], d_key, steps, lr, batch_size, replace, eval_size, seed,
-                                 device, progress)[0]
+def train_retrieval(
+    n_keys: int,
+    attention: str = "linear",
+    rule: str = "sum",
+    d_key: int = 8,
+    steps: int = 1500,
+    lr: float = 3e-3,
+    batch_size: int = 32,
+    replace: bool = False,
+    eval_size: int = 1024,
+    seed: int = 0,
+    device=None,
+    progress: bool = True,
+) -> RetrievalResult:
+    """Train one :class:`RetrievalModel` on the retrieval task (Schlag et al. 2021, Fig.
+    2 / Fig. 3 in miniature): :func:`train_retrieval_group` with a single variant.
+    Adam(``lr``), ``batch_size`` fresh sequences per step for a fixed ``steps``, then
+    the loss on ``eval_size`` fresh sequences. Same ``seed``, same numbers."""
+    return train_retrieval_group(
+        n_keys,
+        [(attention, rule)],
+        d_key,
+        steps,
+        lr,
+        batch_size,
+        replace,
+        eval_size,
+        seed,
+        device,
+        progress,
+    )[0]
 
 
 def _sweep(groups, seed, device, progress, desc, replace, **kwargs) -> dict:
     out = {}
     for s, variants, keys in progress_bar(groups, desc, progress):
-        results = train_retrieval_group(s, variants, replace=replace, seed=seed, device=device, progress=False,
-                                        **kwargs)
+        results = train_retrieval_group(
+            s,
+            variants,
+            replace=replace,
+            seed=seed,
+            device=device,
+            progress=False,
+            **kwargs,
+        )
         out.update(zip(keys, results))
     return out
 
 
-def capacity_sweep(seed: int = 0, n_keys: Sequence[int] = (8, 16, 32, 48),
-                   attentions: Sequence[str] = ("softmax", "linear", "dpfp1", "dpfp2", "dpfp3"),
-                   cells: Sequence[tuple[str, int]] | None = None, device=None, progress: bool = True,
-                   **kwargs) -> dict[tuple[str, int], RetrievalResult]:
-    """Schlag et al.'s Fig. 2 in miniature: final retrieval loss for every (attention, S), sum rule, S unique keys.
+def capacity_sweep(
+    seed: int = 0,
+    n_keys: Sequence[int] = (8, 16, 32, 48),
+    attentions: Sequence[str] = ("softmax", "linear", "dpfp1", "dpfp2", "dpfp3"),
+    cells: Sequence[tuple[str, int]] | None = None,
+    device=None,
+    progress: bool = True,
+    **kwargs,
+) -> dict[tuple[str, int], RetrievalResult]:
+    """Schlag et al.'s Fig. 2 in miniature: final retrieval loss for every (attention,
+    S), sum rule, S unique keys.
 
-    Runs every pair of ``attentions`` x ``n_keys`` (or only the ``cells`` given), keyed ``(attention, S)``; the
-    memories of one S train side by side (:func:`train_retrieval_group`). ``kwargs`` go to that function (d_key 8,
-    Adam 3e-3, batch 32, 1500 steps by default).
+    Runs every pair of ``attentions`` x ``n_keys`` (or only the ``cells`` given), keyed
+    ``(attention, S)``; the memories of one S train side by side
+    (:func:`train_retrieval_group`). ``kwargs`` go to that function (d_key 8, Adam 3e-3,
+    batch 32, 1500 steps by default).
     """
     if cells is None:
         cells = [(a, s) for a in attentions for s in n_keys]
     if not cells:
         raise ValueError("cells: expected at least one (attention, n_keys) pair")
     sizes = sorted({s for _, s in cells})
-    groups = [(s, [(a, "sum") for a, t in cells if t == s], [(a, t) for a, t in cells if t == s]) for s in sizes]
+    groups = [
+        (
+            s,
+            [(a, "sum") for a, t in cells if t == s],
+            [(a, t) for a, t in cells if t == s],
+        )
+        for s in sizes
+    ]
     out = _sweep(groups, seed, device, progress, "Fig. 2 grid", replace=False, **kwargs)
     return {cell: out[cell] for cell in cells}
 
 
-def overwrite_sweep(seed: int = 0, n_keys: Sequence[int] = (4, 8, 12), rules: Sequence[str] = ("sum", "delta"),
-                    attention: str = "dpfp1", device=None, progress: bool = True,
-                    **kwargs) -> dict[tuple[str, int], RetrievalResult]:
-    """Schlag et al.'s Fig. 3 setting in miniature: keys drawn with replacement (2S pairs), the query asks for the
-    latest value; final loss for every (rule, S) with ``attention`` (DPFP-1 by default), keyed ``(rule, S)``."""
+def overwrite_sweep(
+    seed: int = 0,
+    n_keys: Sequence[int] = (4, 8, 12),
+    rules: Sequence[str] = ("sum", "delta"),
+    attention: str = "dpfp1",
+    device=None,
+    progress: bool = True,
+    **kwargs,
+) -> dict[tuple[str, int], RetrievalResult]:
+    """Schlag et al.'s Fig. 3 setting in miniature: keys drawn with replacement (2S
+    pairs), the query asks for the latest value; final loss for every (rule, S) with
+    ``attention`` (DPFP-1 by default), keyed ``(rule, S)``."""
     if not n_keys or not rules:
-        raise ValueError(f"n_keys, rules: expected non-empty sequences, got {n_keys!r}, {rules!r}")
-    groups = [(s, [(attention, r) for r in rules], [(r, s) for r in rules]) for s in n_keys]
-    out = _sweep(groups, seed, device, progress, "Fig. 3 setting", replace=True, **kwargs)
+        raise ValueError(
+            f"n_keys, rules: expected non-empty sequences, got {n_keys!r}, {rules!r}"
+        )
+    groups = [
+        (s, [(attention, r) for r in rules], [(r, s) for r in rules]) for s in n_keys
+    ]
+    out = _sweep(
+        groups, seed, device, progress, "Fig. 3 setting", replace=True, **kwargs
+    )
     return {(r, s): out[(r, s)] for r in rules for s in n_keys}

@@ -25,7 +25,9 @@ def _char_data(text: str) -> tuple[int, torch.Tensor]:
 
 def _check_position(norm_position: str) -> None:
     if norm_position not in NORM_POSITIONS:
-        raise ValueError(f"norm_position: expected one of {NORM_POSITIONS}, got {norm_position!r}")
+        raise ValueError(
+            f"norm_position: expected one of {NORM_POSITIONS}, got {norm_position!r}"
+        )
 
 
 def _check_seed(seed) -> None:

@@ -3,27 +3,34 @@
 The recipe, Sec. 3 of the paper:
 
 1. pretrain a language model (an AWD-LSTM, Merity et al. 2017) on general-domain text;
-2. fine-tune the LM on the target task's text with discriminative learning rates (Eq. 2, eta^{l-1} = eta^l / 2.6)
-   and slanted triangular learning rates (STLR, Eq. 3);
-3. fine-tune a classifier (concat pooling h_c = [h_T, maxpool(H), meanpool(H)], Eq. 4, into two BatchNorm +
-   dropout linear blocks) with gradual unfreezing, discriminative rates and STLR.
+2. fine-tune the LM on the target task's text with discriminative learning rates (Eq. 2,
+   eta^{l-1} = eta^l / 2.6) and slanted triangular learning rates (STLR, Eq. 3);
+3. fine-tune a classifier (concat pooling h_c = [h_T, maxpool(H), meanpool(H)], Eq. 4,
+   into two BatchNorm + dropout linear blocks) with gradual unfreezing, discriminative
+   rates and STLR.
 
 Two worlds to run it in:
 
-* world A, :func:`docstring_task` -- real text: standard-library docstrings classified by module family, names
-  stripped; the general corpus is the pydoc topics plus the other docstrings;
-* world B, :class:`TopicWorld` -- a generated language in which predicting the next word needs the document's topic.
+* world A, :func:`docstring_task` -- real text: standard-library docstrings classified
+  by module family, names stripped; the general corpus is the pydoc topics plus the
+  other docstrings;
+* world B, :class:`TopicWorld` -- a generated language in which predicting the next word
+  needs the document's topic.
 
-Importing this package tunes glibc's malloc for LSTM training (``awd_lstm._tune_malloc``; the results do not
-change). Every function also takes a user's own corpus and labeled CSV (:func:`load_labeled_csv`,
-:func:`texts_task`), so the same code runs at full scale (e.g. IMDb on a GPU).
+Importing this package tunes glibc's malloc for LSTM training
+(``awd_lstm._tune_malloc``; the results do not change). Every function also takes a
+user's own corpus and labeled CSV (:func:`load_labeled_csv`, :func:`texts_task`), so the
+same code runs at full scale (e.g. IMDb on a GPU).
 
 One file per part:
 
-* ``recipe`` -- the paper's contribution (Sec. 3): STLR, discriminative rates, gradual unfreezing;
+* ``recipe`` -- the paper's contribution (Sec. 3): STLR, discriminative rates, gradual
+  unfreezing;
 * ``awd_lstm`` -- the mini AWD-LSTM and the concat-pool classifier (Eq. 4);
-* ``tasks`` -- labeled text tasks, world A and a user's own data; ``topic_world`` -- world B;
-* ``stages`` -- the three stages; ``arms`` -- the worlds' settings and the arms of Fig. 3;
+* ``tasks`` -- labeled text tasks, world A and a user's own data; ``topic_world`` --
+  world B;
+* ``stages`` -- the three stages; ``arms`` -- the worlds' settings and the arms of Fig.
+  3;
 * ``probes`` -- linear probes; ``experiments`` -- Fig. 3 and the Table 6/7 ablation.
 """
 
@@ -40,10 +47,10 @@ from .arms import (
     target_lm,
 )
 from .awd_lstm import (
+    AWDLSTM,
     CLAS_DROPOUTS,
     DROPOUT_NAMES,
     LM_DROPOUTS,
-    AWDLSTM,
     ConcatPoolClassifier,
     pad_batch,
 )
@@ -90,20 +97,62 @@ from .topic_world import FUNCTION_WORDS, TEMPLATES, TopicWorld, topic_world_task
 
 __all__ = [
     # recipe (Sec. 3)
-    "stlr", "stlr_schedule", "stlr_scheduler", "one_cycle", "discriminative_lrs", "freeze_to",
+    "stlr",
+    "stlr_schedule",
+    "stlr_scheduler",
+    "one_cycle",
+    "discriminative_lrs",
+    "freeze_to",
     "plot_schedule",
     # tasks and worlds
-    "TextTask", "SPECIALS", "DOCSTRING_FAMILIES", "PLACEHOLDERS", "clean_docstring", "texts_task",
-    "load_labeled_csv", "docstring_task", "TopicWorld", "FUNCTION_WORDS", "TEMPLATES", "topic_world_task",
+    "TextTask",
+    "SPECIALS",
+    "DOCSTRING_FAMILIES",
+    "PLACEHOLDERS",
+    "clean_docstring",
+    "texts_task",
+    "load_labeled_csv",
+    "docstring_task",
+    "TopicWorld",
+    "FUNCTION_WORDS",
+    "TEMPLATES",
+    "topic_world_task",
     # models
-    "AWDLSTM", "ConcatPoolClassifier", "pad_batch", "DROPOUT_NAMES", "LM_DROPOUTS", "CLAS_DROPOUTS",
+    "AWDLSTM",
+    "ConcatPoolClassifier",
+    "pad_batch",
+    "DROPOUT_NAMES",
+    "LM_DROPOUTS",
+    "CLAS_DROPOUTS",
     # stages
-    "pretrain_lm", "finetune_lm", "finetune_classifier", "classifier_error", "perplexity", "BETAS",
-    "UNFREEZE", "SCHEDULES",
+    "pretrain_lm",
+    "finetune_lm",
+    "finetune_classifier",
+    "classifier_error",
+    "perplexity",
+    "BETAS",
+    "UNFREEZE",
+    "SCHEDULES",
     # settings and arms
-    "Recipe", "WORLD_A", "WORLD_B", "pretrained_lm", "target_lm", "ArmResult", "ARMS", "scratch_arm",
-    "supervised_arm", "semi_supervised_arm",
+    "Recipe",
+    "WORLD_A",
+    "WORLD_B",
+    "pretrained_lm",
+    "target_lm",
+    "ArmResult",
+    "ARMS",
+    "scratch_arm",
+    "supervised_arm",
+    "semi_supervised_arm",
     # probes and experiments
-    "probe_features", "linear_probe", "probe_experiment", "Fig3Result", "SCRATCH_VARIANTS",
-    "labels_to_match", "fig3_experiment", "ABLATION_ROWS", "NO_LM_FT", "ablation_experiment",
-]  # fmt: skip
+    "probe_features",
+    "linear_probe",
+    "probe_experiment",
+    "Fig3Result",
+    "SCRATCH_VARIANTS",
+    "labels_to_match",
+    "fig3_experiment",
+    "ABLATION_ROWS",
+    "NO_LM_FT",
+    "ablation_experiment",
+]
