@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { echo "usage: calibrate_claims.sh PATH@SEEDS... (PATH: native or alt)"; exit 2; }
 py=${PY:-.venv/bin/python}
-files="tests/test_ulmfit.py tests/test_gopher.py tests/test_ln_placement.py tests/test_fast_weights.py tests/test_toolkit.py"
+files="tests/test_ulmfit.py tests/gopher/test_scaling.py tests/test_ln_placement.py tests/test_fast_weights.py tests/test_toolkit.py"
 jobs=()
 for f in $files; do for spec in "$@"; do jobs+=("${spec%@*} ${spec#*@} $f"); done; done
 run_one() {

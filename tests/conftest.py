@@ -10,7 +10,7 @@ from fourpapers import claims
 torch.set_num_threads(1)
 
 SECONDS = {
-    "tests/test_ulmfit.py": 530, "tests/test_gopher.py": 373, "tests/test_ln_placement.py": 253,
+    "tests/test_ulmfit.py": 530, "tests/gopher/test_scaling.py": 360, "tests/test_ln_placement.py": 253,
     "notebooks/03_ulmfit.ipynb": 218, "tests/test_fast_weights.py": 159, "notebooks/01_ln_placement.ipynb": 150,
     "notebooks/04_gopher.ipynb": 102, "notebooks/02_fast_weights.ipynb": 100, "tests/test_toolkit.py": 48,
     "notebooks/00_toolkit.ipynb": 40,

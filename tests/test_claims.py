@@ -59,11 +59,13 @@ def test_structured_results_join_reports_and_outcomes(monkeypatch, tmp_path, cap
     monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_ulmfit.py::test_x[1] (call)")
     claims.report("error below scratch", 1, sup=3.7, scratch=42.7, ratio="> 4.17")
     claims.record_outcome("tests/test_ulmfit.py::test_x[1]", "failed")
-    claims.record_outcome("tests/test_gopher.py::test_y", "passed")
+    claims.record_outcome("tests/gopher/test_scaling.py::test_y", "passed")
     res = claims.read_results(path)
     assert res["tests/test_ulmfit.py::test_x[1]"] == {
         "chapter": 3, "outcome": "failed",
         "reports": [{"claim": "error below scratch", "seed": 1, "numbers": {"sup": 3.7, "scratch": 42.7, "ratio": "> 4.17"}}]}
-    assert res["tests/test_gopher.py::test_y"]["chapter"] == 4 and res["tests/test_gopher.py::test_y"]["reports"] == []
+    gopher = res["tests/gopher/test_scaling.py::test_y"]
+    assert gopher["chapter"] == 4 and gopher["reports"] == []
+    assert claims._chapter("tests/ulmfit/test_scaling.py::t") is None   # the folder counts too
     with pytest.raises(ValueError, match="outcome"):
         claims.record_outcome("t", "xfailed")
