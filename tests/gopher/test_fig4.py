@@ -1,9 +1,12 @@
 """fourpapers.gopher.fig4: Fig. 4 bars, binomial error bars, the best-of-k bias."""
 import math
 
+import matplotlib
 import pytest
 
-from fourpapers import gopher
+from fourpapers import gopher, plotting
+
+matplotlib.use("Agg")
 
 
 def test_fig4_changes_on_known_numbers():
@@ -44,3 +47,33 @@ def test_fig4_bars_baselines_error_bars_and_chance():
             gopher.fig4_bars(acc, n=200, **kwargs)
     with pytest.raises(ValueError, match="accuracy"):
         gopher.fig4_bars({"fact_city": [0.5]}, n=200)
+
+
+def test_plot_fig4_draws_one_bar_per_task_hatched_below_chance_and_the_diamonds():
+    import matplotlib.pyplot as plt
+
+    acc = {"fact_city": [0.6, 0.8, 0.7, 0.9], "maths_3digit": [0.10, 0.14, 0.12, 0.16]}
+    bars, nxt = gopher.fig4_bars(acc, n=200), gopher.fig4_bars(acc, n=200, baseline="next")
+    fig, ax = plt.subplots()
+    assert gopher.plot_fig4(bars, nxt, ax) is ax
+    rects = ax.patches
+    assert [r.get_height() for r in rects] == pytest.approx([b.change for b in bars.values()])
+    assert rects[0].get_hatch() is None and rects[1].get_hatch() == "//"   # maths: below chance
+    assert rects[1].get_facecolor()[:3] == (1.0, 1.0, 1.0)
+    assert matplotlib.colors.to_hex(rects[0].get_facecolor()) == plotting.color("knowledge").lower()
+    diamonds = [line for line in ax.lines if line.get_marker() == "D"]
+    assert len(diamonds) == 1
+    assert list(diamonds[0].get_ydata()) == pytest.approx([b.change for b in nxt.values()])
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(acc)
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == [
+        "knowledge", "maths", "vs next-largest"]
+    fig2, ax2 = plt.subplots()
+    gopher.plot_fig4(bars, None, ax2)
+    assert not [line for line in ax2.lines if line.get_marker() == "D"]
+    for args, name in (({}, None, ax2), "bars"), ((bars, {"fact_city": None}, ax2), "next_bars"), (
+        (bars, None, "axes"), "ax"
+    ):
+        with pytest.raises(ValueError, match=name):
+            gopher.plot_fig4(*args)
+    plt.close(fig)
+    plt.close(fig2)

@@ -27,7 +27,7 @@ from .batchnorm import (
     causal_lm_with_norm,
     norm_leak,
 )
-from .fig4 import Fig4Bar, best_of_bias, binomial_se, fig4_bars, fig4_changes
+from .fig4 import Fig4Bar, best_of_bias, binomial_se, fig4_bars, fig4_changes, plot_fig4
 from .probes import (
     CHANCE,
     TASK_CATEGORY,
@@ -90,5 +90,5 @@ __all__ = [
     "FAMILY", "make_model", "family", "heldout_loss", "ScalingResult", "scaling_run",
     "power_law_fit",
     # fig4
-    "fig4_changes", "binomial_se", "best_of_bias", "Fig4Bar", "fig4_bars",
+    "fig4_changes", "binomial_se", "best_of_bias", "Fig4Bar", "fig4_bars", "plot_fig4",
 ]

@@ -6,10 +6,11 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from .probes import CHANCE
+from .. import plotting
+from .probes import CHANCE, TASK_CATEGORY
 
 __all__ = [
-    "fig4_changes", "binomial_se", "best_of_bias", "Fig4Bar", "fig4_bars",
+    "fig4_changes", "binomial_se", "best_of_bias", "Fig4Bar", "fig4_bars", "plot_fig4",
 ]
 
 
@@ -91,3 +92,39 @@ def fig4_bars(accuracy: dict[str, Sequence[float]], n: int, baseline: str = "bes
         out[task] = Fig4Bar(task, a, b, 100.0 * (a - b) / b, se, a - c > z * binomial_se(c, n))
     return out
 
+
+
+def plot_fig4(bars: dict[str, Fig4Bar], next_bars: dict[str, Fig4Bar] | None, ax):
+    """Draw Gopher's Fig. 4 in miniature on ``ax``: one bar per task, the % change of the
+    largest model over the baseline of ``bars`` (:func:`fig4_bars`), coloured by ability,
+    with whiskers of +-2 standard errors. A task whose largest model is not above chance
+    gets a hatched white bar (noise around nothing learned, never read as a gain). With
+    ``next_bars`` (the next-largest model as baseline, same tasks), black diamonds mark
+    its changes. Returns ``ax``."""
+    if not isinstance(bars, dict) or not bars or not all(
+        isinstance(b, Fig4Bar) for b in bars.values()
+    ):
+        raise ValueError(f"bars: expected a non-empty dict of Fig4Bar, got {bars!r}")
+    if next_bars is not None and (
+        not isinstance(next_bars, dict) or list(next_bars) != list(bars)
+    ):
+        raise ValueError("next_bars: expected None or Fig4Bar per task of bars, in order")
+    if not hasattr(ax, "bar"):
+        raise ValueError(f"ax: expected a matplotlib Axes, got {type(ax).__name__}")
+    x = range(len(bars))
+    for j, b in enumerate(bars.values()):
+        category = TASK_CATEGORY[b.task]
+        c = plotting.color(category)
+        ax.bar(j, b.change, yerr=2 * b.se, capsize=3, edgecolor=c, label=category,
+               color=c if b.above_chance else "white",
+               hatch=None if b.above_chance else "//")
+    if next_bars is not None:
+        ax.plot(x, [b.change for b in next_bars.values()], "kD", ms=4,
+                label="vs next-largest")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, list(bars), rotation=40, ha="right")
+    ax.set(ylabel="% change of accuracy, ±2 s.e.",
+           title="Largest model vs the best smaller one")
+    handles = dict(zip(*reversed(ax.get_legend_handles_labels())))  # one per label
+    ax.legend(handles.values(), handles.keys(), fontsize=8, ncols=2, loc="lower left")
+    return ax
