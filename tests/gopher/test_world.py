@@ -30,6 +30,22 @@ def test_corpus_has_five_equal_parts_and_held_out_topics():
 
 
 
+def test_heldout_mixture_is_the_heldout_pydoc_then_fresh_documents_of_each_part():
+    world = _world(0)
+    c = gopher.build_corpus(world, tokens_per_category=3000, seed=0, heldout_per_category=500)
+    n = len(c.valid_ids)
+    assert torch.equal(c.valid_mix_ids[:n], c.valid_ids)
+    assert 4 * 500 <= len(c.valid_mix_ids) - n < 4 * 600
+    fresh = set(world.vocab.decode(c.valid_mix_ids[n:]))
+    assert {"lives", "where", "+", "north"} <= fresh     # knowledge/reading, maths, logic
+    again = gopher.build_corpus(world, tokens_per_category=3000, seed=0, heldout_per_category=500)
+    assert torch.equal(again.valid_mix_ids, c.valid_mix_ids)
+    other = gopher.build_corpus(world, tokens_per_category=3000, seed=1, heldout_per_category=500)
+    assert not torch.equal(other.valid_mix_ids[n:n + 200], c.valid_mix_ids[n:n + 200])
+    with pytest.raises(ValueError, match="heldout_per_category"):
+        gopher.build_corpus(world, tokens_per_category=3000, heldout_per_category=0)
+
+
 @pytest.mark.parametrize(
     "call, arg",
     [

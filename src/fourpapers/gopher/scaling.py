@@ -22,8 +22,9 @@ __all__ = [
     "power_law_fit",
 ]
 
-#: (d_model, n_layers) of the family: 3.4k to 361k non-embedding parameters; the largest is 13x the next.
-FAMILY = ((16, 1), (16, 2), (24, 2), (32, 2), (96, 3))
+#: (d_model, n_layers) of the family: one scaling path, depth 2 and the width doubled at each step, so the
+#: non-embedding parameters grow about 4x per step (1.9k to 108k), evenly spread in log N.
+FAMILY = ((8, 2), (16, 2), (32, 2), (64, 2))
 
 
 def make_model(vocab_size: int, d_model: int, n_layers: int, norm: str = "rmsnorm", positions: str = "relative",
@@ -91,6 +92,7 @@ class ScalingResult:
     norm_size: tuple[int, int] | None = None
     norm_losses: dict[str, list[float]] = field(default_factory=dict)  # "rmsnorm"/"layernorm" -> per-step loss
     seconds: dict[str, float] = field(default_factory=dict)
+    valid_mix_loss: list[float] = field(default_factory=list)  # held-out text of the whole mixture
     models: list[TransformerLM] = field(default_factory=list, repr=False)  # the trained family (keep_models=True)
     world: World | None = field(default=None, repr=False)
     corpus: Corpus | None = field(default=None, repr=False)
@@ -104,14 +106,15 @@ class ScalingResult:
         return sum(h[-last:]) / len(h[-last:])
 
 
-def scaling_run(seed: int = 0, sizes: Sequence[tuple[int, int]] = FAMILY, steps: int = 800, batch_size: int = 8,
+def scaling_run(seed: int = 0, sizes: Sequence[tuple[int, int]] = FAMILY, steps: int = 2000, batch_size: int = 8,
                 seq_len: int = 64, lr: float = 1e-2, warmup: int = 40, n_probes: int = 200,
-                norm_size: tuple[int, int] | None = (16, 2), tokens_per_category: int = 87_500,
+                norm_size: tuple[int, int] | None = (16, 2), tokens_per_category: int = 175_000,
                 keep_models: bool = False, device: str | torch.device | None = None,
                 progress: bool = True) -> ScalingResult:
     """Train every size on the same tokens in the same order (AdamW lr ``lr``, betas (0.9, 0.95), weight decay 0.1 on
     matrices, ``warmup`` linear warmup steps then cosine to 10 %, clipping 1.0), then measure each one's held-out
-    pydoc loss and its zero-shot accuracy on every probe task. With ``norm_size`` = (d, L) in ``sizes``, that member
+    pydoc loss, its loss on held-out text of the whole mixture (``Corpus.valid_mix_ids``) and its zero-shot
+    accuracy on every probe task. With ``norm_size`` = (d, L) in ``sizes``, that member
     is trained again with LayerNorm instead of RMSNorm, same seed, same batches: the norm comparison.
     ``keep_models=True`` keeps the trained family (and the world, corpus and probes) on the result."""
     if not isinstance(steps, int) or steps <= warmup:
@@ -148,6 +151,7 @@ def scaling_run(seed: int = 0, sizes: Sequence[tuple[int, int]] = FAMILY, steps:
         res.params.append(model.num_parameters(non_embedding=True))
         res.losses.append(hist)
         res.valid_loss.append(heldout_loss(model, corpus.valid_ids, seq_len, device=dev))
+        res.valid_mix_loss.append(heldout_loss(model, corpus.valid_mix_ids, seq_len, device=dev))
         for task in tasks:
             res.accuracy[task.name].append(score_task(model, world.vocab, task, device=dev))
         t_train += t1 - t0

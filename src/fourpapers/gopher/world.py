@@ -171,18 +171,29 @@ def _logic_doc(rng: random.Random) -> list[str]:
 
 @dataclass
 class Corpus:
-    """One training stream for every model size, and the held-out pydoc text for the loss-vs-size curve."""
+    """One training stream for every model size, and held-out text for the loss-vs-size curve."""
 
     train_ids: torch.Tensor
     valid_ids: torch.Tensor
     tokens_per_category: dict[str, int]
     unk_rate_valid: float
+    # held-out text of the whole mixture: valid_ids, then fresh documents of the four
+    # synthetic parts (heldout_per_category tokens each), from an rng of their own
+    valid_mix_ids: torch.Tensor | None = None
 
 
-def build_corpus(world: World, tokens_per_category: int = 87_500, chunk: int = 120, seed: int = 0) -> Corpus:
-    """Five equal parts, shuffled together document by document with ``seed``: pydoc help text of the training topics
-    in ``chunk``-token pieces, and generated knowledge, reading-comprehension, maths and logic documents (the
-    templates are in the chapter). The held-out validation text is the held-out pydoc topics."""
+def build_corpus(world: World, tokens_per_category: int = 87_500, chunk: int = 120, seed: int = 0,
+                 heldout_per_category: int = 8000) -> Corpus:
+    """Five parts, shuffled together document by document with ``seed``: pydoc help text of the training topics
+    in ``chunk``-token pieces (``tokens_per_category`` of it, or all of it, about 107k tokens, when that asks for
+    more), and ``tokens_per_category`` tokens each of generated knowledge, reading-comprehension, maths and logic
+    documents (the templates are in the chapter). The held-out validation text is the held-out pydoc topics; the held-out text of
+    the whole mixture adds fresh synthetic documents, ``heldout_per_category`` tokens of each part, drawn after
+    the training stream with an rng of their own (the facts are the world's, the documents new)."""
+    if not isinstance(heldout_per_category, int) or heldout_per_category < 1:
+        raise ValueError(
+            f"heldout_per_category: expected a positive integer, got {heldout_per_category!r}"
+        )
     if not isinstance(tokens_per_category, int) or tokens_per_category < chunk:
         raise ValueError(f"tokens_per_category: expected an integer >= chunk={chunk}, got {tokens_per_category!r}")
     if not isinstance(chunk, int) or chunk < 8:
@@ -222,5 +233,20 @@ def build_corpus(world: World, tokens_per_category: int = 87_500, chunk: int = 1
     valid_tokens = [t for n in world.valid_topics for t in _pydoc_tokens(topics[n].strip())]
     valid_ids = world.vocab.encode(valid_tokens)
     unk = float((valid_ids == world.vocab.unk_id).float().mean())
-    return Corpus(train_ids, valid_ids, counts, unk)
+    held = random.Random(f"heldout-{world.seed}-{seed}")
+    held_makers = {
+        "knowledge": lambda: _knowledge_doc(world, held, weights, held.randint(4, 12)),
+        "reading": lambda: _reading_doc(held),
+        "maths": lambda: _maths_doc(held, held.randint(3, 8)),
+        "logic": lambda: _logic_doc(held),
+    }
+    fresh: list[list[str]] = []
+    for make in held_makers.values():
+        n = 0
+        while n < heldout_per_category:
+            fresh.append(make())
+            n += len(fresh[-1])
+    held.shuffle(fresh)
+    mix = torch.cat([valid_ids, world.vocab.encode([t for d in fresh for t in d])])
+    return Corpus(train_ids, valid_ids, counts, unk, mix)
 
