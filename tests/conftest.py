@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 
 SECONDS = {
     "tests/ulmfit/test_experiments.py": 380,
-    "tests/test_gopher.py": 373,
+    "tests/gopher/test_scaling.py": 360,
     "tests/ln_placement/test_warmup.py": 255,
     "tests/ln_placement/test_at_init.py": 60,
     "tests/ulmfit/test_tasks.py": 15,

@@ -1,8 +1,18 @@
+import math
+
 import pytest
 import torch
 import torch.nn as nn
 
-from fourpapers.models import Block, RMSNorm, TransformerLM, check_token_ids
+from fourpapers.models import (
+    Block,
+    RelativeSelfAttention,
+    RMSNorm,
+    TransformerLM,
+    check_token_ids,
+    rel_shift,
+    sinusoid_positions,
+)
 
 
 def _copy_into_reference(block: Block, ref: nn.TransformerEncoderLayer) -> None:
@@ -120,3 +130,108 @@ def test_valid_tokens_pass_unchanged_and_int32_gives_the_same_logits():
     assert torch.equal(model(tokens), model(tokens.to(torch.int32)))
     with pytest.raises(ValueError, match=r"ids: expected token ids in \[0, 5\)"):
         check_token_ids("ids", torch.tensor([5]), 5)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Transformer-XL relative attention and the normal init (chapter 4's model)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_rel_shift_moves_each_distance_to_its_key():
+    T = 5
+    # column m holds distance T-1-m; after the shift entry (i, j) must hold distance i-j for j <= i
+    x = torch.tensor([[float(T - 1 - m + 10 * i) for m in range(T)] for i in range(T)])
+    out = rel_shift(x)
+    for i in range(T):
+        for j in range(i + 1):
+            assert out[i, j] == (i - j) + 10 * i
+
+
+@torch.no_grad()
+def test_relative_logits_equal_a_naive_loop():
+    torch.manual_seed(6)
+    att = RelativeSelfAttention(16, 2)
+    with torch.no_grad():
+        att.pos_bias_u.normal_()
+        att.pos_bias_v.normal_()
+    x = torch.randn(2, 9, 16)
+    logits, _ = att.scores(x)
+    B, T, D = x.shape
+    H, dh = 2, 8
+    q, k, _ = att.qkv(x).split(D, -1)
+    q, k = q.view(B, T, H, dh), k.view(B, T, H, dh)
+    u, v = att.pos_bias_u, att.pos_bias_v
+    worst = 0.0
+    for i in range(T):
+        for j in range(i + 1):
+            wr = att.r_proj(sinusoid_positions(torch.tensor([i - j]), D)[0]).view(H, dh)  # W_R R_{i-j}
+            for h in range(H):
+                a = (q[:, i, h] * k[:, j, h]).sum(-1) + (q[:, i, h] * wr[h]).sum(-1) \
+                    + (u[h] * k[:, j, h]).sum(-1) + (v[h] * wr[h]).sum(-1)
+                worst = max(worst, float((a / math.sqrt(dh) - logits[:, h, i, j]).abs().max()))
+    assert worst < 1e-6
+
+
+def _lm(positions, **kw):
+    torch.manual_seed(7)
+    return TransformerLM(30, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=24, norm="rmsnorm",
+                         positions=positions, **kw)
+
+
+def test_relative_outputs_are_invariant_to_a_global_position_shift():
+    tokens = torch.randint(0, 30, (2, 10))
+    rel, learned = _lm("relative"), _lm("learned")
+    assert rel.pos_emb is None
+    assert torch.equal(rel(tokens, offset=0), rel(tokens, offset=7))
+    assert not torch.allclose(learned(tokens, offset=0), learned(tokens, offset=7))
+
+
+def test_relative_model_is_causal_and_runs_beyond_max_len():
+    model = _lm("relative")
+    tokens = torch.randint(0, 30, (2, 40))  # longer than max_len=24: relative positions have no table
+    logits = model(tokens)
+    changed = tokens.clone()
+    changed[:, 25:] = (changed[:, 25:] + 1) % 30
+    after = model(changed)
+    assert torch.allclose(after[:, :25], logits[:, :25], atol=1e-6)
+    assert not torch.allclose(after[:, 25:], logits[:, 25:])
+
+
+def test_relative_model_trains_after_a_first_call_in_inference_mode():
+    model = TransformerLM(30, d_model=16, n_heads=2, d_ff=32, n_layers=1, positions="relative")
+    tokens = torch.randint(0, 30, (2, 13))  # a length no other test uses, so the cached tables are built here
+    with torch.inference_mode():
+        model(tokens)
+    model(tokens).sum().backward()
+    assert model.blocks[0].attn.r_proj.weight.grad is not None
+
+
+def test_normal_init_has_std_one_over_sqrt_d_and_zero_biases():
+    model = TransformerLM(500, d_model=64, n_heads=4, d_ff=256, n_layers=2, positions="relative", init="normal")
+    w = torch.cat([model.blocks[0].ffn.fc2.weight.flatten(), model.tok_emb.weight.flatten()]).detach()
+    assert abs(float(w.std()) - 64 ** -0.5) < 0.005
+    assert torch.count_nonzero(model.blocks[1].attn.qkv.bias) == 0
+    assert torch.count_nonzero(model.blocks[1].attn.pos_bias_u) == 0
+    xavier = TransformerLM(500, d_model=64, n_heads=4, d_ff=256, n_layers=1)
+    bound = (6 / (64 + 256)) ** 0.5
+    assert float(xavier.blocks[0].ffn.fc2.weight.detach().abs().max()) <= bound
+
+
+@pytest.mark.parametrize(
+    "call, arg",
+    [
+        (lambda: TransformerLM(10, init="kaiming"), "init"),
+        (lambda: TransformerLM(10, d_model=16, n_heads=2, positions="relative")(torch.zeros(1, 4, dtype=torch.long),
+                                                                                 offset=-1), "offset"),
+        (lambda: RelativeSelfAttention(16, 3), "n_heads"),
+        (lambda: rel_shift(torch.zeros(3, 4)), "x"),
+        (lambda: sinusoid_positions(torch.arange(3), 5), "d_model"),
+        (lambda: sinusoid_positions(torch.zeros(2, 2), 4), "distances"),
+        (lambda: TransformerLM(10, d_model=16, n_heads=2, max_len=8)(torch.zeros(1, 4, dtype=torch.long), offset=5),
+         "max_len"),
+    ],
+)
+def test_model_bad_arguments_name_the_argument(call, arg):
+    with pytest.raises(ValueError, match=arg):
+        call()
+
