@@ -24,11 +24,13 @@ NBVAL_portable := --nbval-lax $(NBVAL_COMMON)
 # Another float path on this machine (ATen's scalar kernels, oneDNN at SSE4.1): fourpapers.book.ALT_FLOAT_PATH.
 ALT_FLOAT_PATH := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41
 
-.PHONY: help venv lock book test unit nbval book-strict browser notebooks clean bench claims-portable calibrate ledger
+.PHONY: help venv lock book test lint format unit nbval book-strict browser notebooks clean bench claims-portable calibrate ledger
 
 help:
 	@echo "make book       build the HTML book into _build/html (sets up .venv first)"
 	@echo "make test       unit tests, claims, nbval of every notebook (strict or portable), strict book build"
+	@echo "make lint       ruff: format check and lint at 88 columns (src, tests, benchmarks, notebooks)"
+	@echo "make format     ruff: format and fix what it can, in place"
 	@echo "make claims-portable  every claim again on another float path (ATen scalar kernels, oneDNN SSE4.1)"
 	@echo "make notebooks  re-execute every notebook in place (after any change to src/)"
 	@echo "make lock       refresh the lock requirements.txt from requirements.in (UPGRADE=1: newest versions)"
@@ -66,7 +68,18 @@ book-strict: $(STAMP)
 	rm -rf _build/html _build/.doctrees
 	$(JB) build . -W -n --keep-going
 
+# ruff at 88 columns over the code and the notebooks' code cells (pyproject.toml, [tool.ruff]).
+LINT_PATHS := src tests benchmarks book/_ext notebooks
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check --quiet $(LINT_PATHS) || { echo "make format fixes the layout"; exit 1; }
+	$(VENV)/bin/ruff check --quiet $(LINT_PATHS)
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format $(LINT_PATHS)
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
+
 test: $(STAMP)
+	$(MAKE) --no-print-directory lint
 	@mkdir -p _build && rm -f $(CLAIMS_LOG) $(CLAIMS_JSONL) $(GLUE_LOG)
 	@$(PY) -m fourpapers nbval-mode $(NOTEBOOKS) > _build/nbval-mode.txt
 	@echo "nbval mode: $$(sed -n 1p _build/nbval-mode.txt) ($$(sed -n 2p _build/nbval-mode.txt))"

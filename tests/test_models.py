@@ -38,7 +38,15 @@ def test_block_equals_torch_transformer_encoder_layer(position, norm_first):
     block = Block(32, 4, 64, norm_position=position)
     for p in block.parameters():  # non-zero biases too
         nn.init.normal_(p, 0, 0.2)
-    ref = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, activation="relu", batch_first=True, norm_first=norm_first)
+    ref = nn.TransformerEncoderLayer(
+        32,
+        4,
+        64,
+        dropout=0.0,
+        activation="relu",
+        batch_first=True,
+        norm_first=norm_first,
+    )
     _copy_into_reference(block, ref)
     x = torch.randn(3, 10, 32)
     mask = nn.Transformer.generate_square_subsequent_mask(10)
@@ -52,7 +60,16 @@ def test_block_equals_torch_transformer_encoder_layer(position, norm_first):
 @pytest.mark.parametrize("norm", ["layernorm", "rmsnorm"])
 def test_lm_shapes_and_causality(position, norm):
     torch.manual_seed(0)
-    model = TransformerLM(11, d_model=16, n_heads=2, d_ff=32, n_layers=3, max_len=12, norm_position=position, norm=norm)
+    model = TransformerLM(
+        11,
+        d_model=16,
+        n_heads=2,
+        d_ff=32,
+        n_layers=3,
+        max_len=12,
+        norm_position=position,
+        norm=norm,
+    )
     tokens = torch.randint(0, 11, (2, 12))
     logits = model(tokens)
     assert logits.shape == (2, 12, 11)
@@ -69,7 +86,9 @@ def test_init_is_xavier_with_zero_biases_and_hidden_states_count():
     assert w.abs().max() <= bound and w.abs().max() > 0.8 * bound
     assert all(torch.count_nonzero(b.ffn.fc2.bias) == 0 for b in model.blocks)
     assert len(model.hidden_states(torch.zeros(1, 8, dtype=torch.long))) == 5
-    small = TransformerLM(20, d_model=16, n_heads=2, d_ff=32, n_layers=1, max_len=8, emb_std=0.02)
+    small = TransformerLM(
+        20, d_model=16, n_heads=2, d_ff=32, n_layers=1, max_len=8, emb_std=0.02
+    )
     assert small.tok_emb.weight.std() < 0.03
 
 
@@ -106,16 +125,34 @@ def test_too_long_input_is_rejected():
 
 
 @pytest.mark.parametrize("positions", ["learned", "relative"])
-@pytest.mark.parametrize("tokens, expected", [
-    (torch.tensor([[0, 3, 10]]), r"tokens: expected token ids in \[0, 10\).*from 0 to 10"),     # id = vocab size
-    (torch.tensor([[2, -1, 4]]), r"tokens: expected token ids in \[0, 10\).*from -1 to 4"),     # negative id
-    (torch.tensor([[0.0, 3.0]]), r"tokens: expected integer token ids.*torch.float32"),          # float tokens
-    (torch.tensor([[True, False]]), r"tokens: expected integer token ids.*torch.bool"),
-    ([[0, 1]], r"tokens: expected a tensor of integer token ids, got list"),
-])
+@pytest.mark.parametrize(
+    "tokens, expected",
+    [
+        (
+            torch.tensor([[0, 3, 10]]),
+            r"tokens: expected token ids in \[0, 10\).*from 0 to 10",
+        ),  # id = vocab size
+        (
+            torch.tensor([[2, -1, 4]]),
+            r"tokens: expected token ids in \[0, 10\).*from -1 to 4",
+        ),  # negative id
+        (
+            torch.tensor([[0.0, 3.0]]),
+            r"tokens: expected integer token ids.*torch.float32",
+        ),  # float tokens
+        (
+            torch.tensor([[True, False]]),
+            r"tokens: expected integer token ids.*torch.bool",
+        ),
+        ([[0, 1]], r"tokens: expected a tensor of integer token ids, got list"),
+    ],
+)
 def test_bad_tokens_raise_value_error_naming_the_argument(positions, tokens, expected):
-    """Before: IndexError ("index out of range in self") from the embedding, RuntimeError for float ids."""
-    model = TransformerLM(10, d_model=16, n_heads=2, d_ff=16, n_layers=1, max_len=8, positions=positions)
+    """Before: IndexError ("index out of range in self") from the embedding,
+    RuntimeError for float ids."""
+    model = TransformerLM(
+        10, d_model=16, n_heads=2, d_ff=16, n_layers=1, max_len=8, positions=positions
+    )
     with pytest.raises(ValueError, match=expected):
         model(tokens)
     with pytest.raises(ValueError, match=expected):
@@ -126,20 +163,23 @@ def test_valid_tokens_pass_unchanged_and_int32_gives_the_same_logits():
     model = TransformerLM(10, d_model=16, n_heads=2, d_ff=16, n_layers=1, max_len=8)
     tokens = torch.tensor([[0, 9, 5, 9], [1, 2, 3, 0]])
     assert check_token_ids("tokens", tokens, 10) is tokens
-    assert check_token_ids("tokens", torch.zeros(0, 3, dtype=torch.long), 10).numel() == 0   # empty: nothing to check
+    assert (
+        check_token_ids("tokens", torch.zeros(0, 3, dtype=torch.long), 10).numel() == 0
+    )  # empty: nothing to check
     assert torch.equal(model(tokens), model(tokens.to(torch.int32)))
     with pytest.raises(ValueError, match=r"ids: expected token ids in \[0, 5\)"):
         check_token_ids("ids", torch.tensor([5]), 5)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Transformer-XL relative attention and the normal init (chapter 4's model)
-# --------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 
 
 def test_rel_shift_moves_each_distance_to_its_key():
     T = 5
-    # column m holds distance T-1-m; after the shift entry (i, j) must hold distance i-j for j <= i
+    # column m holds distance T-1-m; after the shift entry (i, j) must hold distance i-j
+    # for j <= i
     x = torch.tensor([[float(T - 1 - m + 10 * i) for m in range(T)] for i in range(T)])
     out = rel_shift(x)
     for i in range(T):
@@ -164,18 +204,35 @@ def test_relative_logits_equal_a_naive_loop():
     worst = 0.0
     for i in range(T):
         for j in range(i + 1):
-            wr = att.r_proj(sinusoid_positions(torch.tensor([i - j]), D)[0]).view(H, dh)  # W_R R_{i-j}
+            wr = att.r_proj(sinusoid_positions(torch.tensor([i - j]), D)[0]).view(
+                H, dh
+            )  # W_R R_{i-j}
             for h in range(H):
-                a = (q[:, i, h] * k[:, j, h]).sum(-1) + (q[:, i, h] * wr[h]).sum(-1) \
-                    + (u[h] * k[:, j, h]).sum(-1) + (v[h] * wr[h]).sum(-1)
-                worst = max(worst, float((a / math.sqrt(dh) - logits[:, h, i, j]).abs().max()))
+                a = (
+                    (q[:, i, h] * k[:, j, h]).sum(-1)
+                    + (q[:, i, h] * wr[h]).sum(-1)
+                    + (u[h] * k[:, j, h]).sum(-1)
+                    + (v[h] * wr[h]).sum(-1)
+                )
+                worst = max(
+                    worst, float((a / math.sqrt(dh) - logits[:, h, i, j]).abs().max())
+                )
     assert worst < 1e-6
 
 
 def _lm(positions, **kw):
     torch.manual_seed(7)
-    return TransformerLM(30, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=24, norm="rmsnorm",
-                         positions=positions, **kw)
+    return TransformerLM(
+        30,
+        d_model=16,
+        n_heads=2,
+        d_ff=32,
+        n_layers=2,
+        max_len=24,
+        norm="rmsnorm",
+        positions=positions,
+        **kw,
+    )
 
 
 def test_relative_outputs_are_invariant_to_a_global_position_shift():
@@ -188,7 +245,9 @@ def test_relative_outputs_are_invariant_to_a_global_position_shift():
 
 def test_relative_model_is_causal_and_runs_beyond_max_len():
     model = _lm("relative")
-    tokens = torch.randint(0, 30, (2, 40))  # longer than max_len=24: relative positions have no table
+    tokens = torch.randint(
+        0, 30, (2, 40)
+    )  # longer than max_len=24: relative positions have no table
     logits = model(tokens)
     changed = tokens.clone()
     changed[:, 25:] = (changed[:, 25:] + 1) % 30
@@ -198,8 +257,12 @@ def test_relative_model_is_causal_and_runs_beyond_max_len():
 
 
 def test_relative_model_trains_after_a_first_call_in_inference_mode():
-    model = TransformerLM(30, d_model=16, n_heads=2, d_ff=32, n_layers=1, positions="relative")
-    tokens = torch.randint(0, 30, (2, 13))  # a length no other test uses, so the cached tables are built here
+    model = TransformerLM(
+        30, d_model=16, n_heads=2, d_ff=32, n_layers=1, positions="relative"
+    )
+    tokens = torch.randint(
+        0, 30, (2, 13)
+    )  # a length no other test uses, so the cached tables are built here
     with torch.inference_mode():
         model(tokens)
     model(tokens).sum().backward()
@@ -207,9 +270,19 @@ def test_relative_model_trains_after_a_first_call_in_inference_mode():
 
 
 def test_normal_init_has_std_one_over_sqrt_d_and_zero_biases():
-    model = TransformerLM(500, d_model=64, n_heads=4, d_ff=256, n_layers=2, positions="relative", init="normal")
-    w = torch.cat([model.blocks[0].ffn.fc2.weight.flatten(), model.tok_emb.weight.flatten()]).detach()
-    assert abs(float(w.std()) - 64 ** -0.5) < 0.005
+    model = TransformerLM(
+        500,
+        d_model=64,
+        n_heads=4,
+        d_ff=256,
+        n_layers=2,
+        positions="relative",
+        init="normal",
+    )
+    w = torch.cat(
+        [model.blocks[0].ffn.fc2.weight.flatten(), model.tok_emb.weight.flatten()]
+    ).detach()
+    assert abs(float(w.std()) - 64**-0.5) < 0.005
     assert torch.count_nonzero(model.blocks[1].attn.qkv.bias) == 0
     assert torch.count_nonzero(model.blocks[1].attn.pos_bias_u) == 0
     xavier = TransformerLM(500, d_model=64, n_heads=4, d_ff=256, n_layers=1)
@@ -221,17 +294,24 @@ def test_normal_init_has_std_one_over_sqrt_d_and_zero_biases():
     "call, arg",
     [
         (lambda: TransformerLM(10, init="kaiming"), "init"),
-        (lambda: TransformerLM(10, d_model=16, n_heads=2, positions="relative")(torch.zeros(1, 4, dtype=torch.long),
-                                                                                 offset=-1), "offset"),
+        (
+            lambda: TransformerLM(10, d_model=16, n_heads=2, positions="relative")(
+                torch.zeros(1, 4, dtype=torch.long), offset=-1
+            ),
+            "offset",
+        ),
         (lambda: RelativeSelfAttention(16, 3), "n_heads"),
         (lambda: rel_shift(torch.zeros(3, 4)), "x"),
         (lambda: sinusoid_positions(torch.arange(3), 5), "d_model"),
         (lambda: sinusoid_positions(torch.zeros(2, 2), 4), "distances"),
-        (lambda: TransformerLM(10, d_model=16, n_heads=2, max_len=8)(torch.zeros(1, 4, dtype=torch.long), offset=5),
-         "max_len"),
+        (
+            lambda: TransformerLM(10, d_model=16, n_heads=2, max_len=8)(
+                torch.zeros(1, 4, dtype=torch.long), offset=5
+            ),
+            "max_len",
+        ),
     ],
 )
 def test_model_bad_arguments_name_the_argument(call, arg):
     with pytest.raises(ValueError, match=arg):
         call()
-

@@ -1,4 +1,5 @@
 """Shared by chapter 4's tests: a seed's world (built once), a stand-in model."""
+
 import functools
 
 import torch.nn as nn
@@ -12,7 +13,8 @@ def world(seed=0):
 
 
 class Fixed(nn.Module):
-    """A stand-in language model whose next-token log-probabilities are the same table at every position."""
+    """A stand-in language model whose next-token log-probabilities are the same table
+    at every position."""
 
     def __init__(self, logprobs):
         super().__init__()
@@ -20,4 +22,3 @@ class Fixed(nn.Module):
 
     def forward(self, tokens):
         return self.table.expand(*tokens.shape, -1).clone()
-

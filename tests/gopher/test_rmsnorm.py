@@ -1,4 +1,5 @@
 """fourpapers.gopher.rmsnorm: RMSNorm's exact checks and the two benchmarks."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -11,8 +12,12 @@ from fourpapers.models import TransformerLM
 
 def test_gopher_reexports_the_models_rmsnorm():
     assert gopher.RMSNorm is models.RMSNorm and gopher.rms_norm is models.rms_norm
-    model = TransformerLM(10, d_model=16, n_heads=2, d_ff=32, n_layers=1, norm="rmsnorm")
-    assert isinstance(model.blocks[0].norm1, RMSNorm) and isinstance(model.final_norm, RMSNorm)
+    model = TransformerLM(
+        10, d_model=16, n_heads=2, d_ff=32, n_layers=1, norm="rmsnorm"
+    )
+    assert isinstance(model.blocks[0].norm1, RMSNorm) and isinstance(
+        model.final_norm, RMSNorm
+    )
 
 
 @pytest.mark.parametrize("eps", [1e-5, 1e-6, 0.0])
@@ -24,7 +29,9 @@ def test_rmsnorm_forward_equals_torch_exactly(eps):
         mine.weight.uniform_(0.5, 1.5)
         ref.weight.copy_(mine.weight)
     assert torch.equal(mine(x), ref(x))
-    assert torch.equal(rms_norm(x, mine.weight, eps), F.rms_norm(x, (32,), mine.weight, eps))
+    assert torch.equal(
+        rms_norm(x, mine.weight, eps), F.rms_norm(x, (32,), mine.weight, eps)
+    )
     assert torch.equal(rms_norm(x, None, eps), F.rms_norm(x, (32,), None, eps))
 
 
@@ -48,9 +55,15 @@ def test_rmsnorm_gradients_match_torch_autograd():
 def test_rmsnorm_hand_derived_backward_passes_gradcheck(with_weight, eps):
     torch.manual_seed(2)
     x = torch.randn(3, 4, 6, dtype=torch.float64, requires_grad=True)
-    w = (torch.rand(6, dtype=torch.float64) + 0.5).requires_grad_() if with_weight else None
+    w = (
+        (torch.rand(6, dtype=torch.float64) + 0.5).requires_grad_()
+        if with_weight
+        else None
+    )
     inputs = (x, w) if with_weight else (x,)
-    assert torch.autograd.gradcheck(lambda *a: rms_norm(a[0], a[1] if with_weight else None, eps), inputs)
+    assert torch.autograd.gradcheck(
+        lambda *a: rms_norm(a[0], a[1] if with_weight else None, eps), inputs
+    )
 
 
 def test_rmsnorm_only_input_or_only_weight_needs_grad():
@@ -77,15 +90,21 @@ def test_rmsnorm_on_zero_mean_input_equals_bias_free_layernorm():
     x = torch.randn(8, 32)
     x = x - x.mean(-1, keepdim=True)
     w = torch.rand(32) + 0.5
-    assert torch.allclose(rms_norm(x, w, 1e-5), F.layer_norm(x, (32,), w, None, 1e-5), atol=1e-6)
+    assert torch.allclose(
+        rms_norm(x, w, 1e-5), F.layer_norm(x, (32,), w, None, 1e-5), atol=1e-6
+    )
 
 
 def test_paper_eps_convention_agrees_at_eps_zero_and_differs_otherwise():
     torch.manual_seed(5)
     x = torch.randn(8, 16) * 0.01
     w = torch.rand(16) + 0.5
-    assert torch.allclose(rms_norm_zhang(x, w, eps=0.0), rms_norm(x, w, eps=0.0), atol=1e-6)
-    assert not torch.allclose(rms_norm_zhang(x, w, eps=1e-2), rms_norm(x, w, eps=1e-2), atol=1e-4)
+    assert torch.allclose(
+        rms_norm_zhang(x, w, eps=0.0), rms_norm(x, w, eps=0.0), atol=1e-6
+    )
+    assert not torch.allclose(
+        rms_norm_zhang(x, w, eps=1e-2), rms_norm(x, w, eps=1e-2), atol=1e-4
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,14 +132,20 @@ def test_norm_bad_arguments_name_the_argument(call, arg):
 
 def test_norm_benchmark_times_all_three_side_by_side():
     out = gopher.norm_benchmark(ds=(8, 16), rows=32, repeats=2)
-    assert [(t.d, t.mode) for t in out] == [(8, "forward"), (8, "forward+backward"), (16, "forward"),
-                                            (16, "forward+backward")]
+    assert [(t.d, t.mode) for t in out] == [
+        (8, "forward"),
+        (8, "forward+backward"),
+        (16, "forward"),
+        (16, "forward+backward"),
+    ]
     assert all(t.layernorm > 0 and t.torch_rmsnorm > 0 and t.ours > 0 for t in out)
     assert all(t.ours_ratio == t.ours / t.layernorm and t.torch_ratio > 0 for t in out)
 
 
 def test_step_benchmark_and_swapping_in_torch_rmsnorm():
-    s = gopher.step_benchmark(d_model=16, n_layers=1, vocab_size=20, batch_size=2, seq_len=8, repeats=1)
+    s = gopher.step_benchmark(
+        d_model=16, n_layers=1, vocab_size=20, batch_size=2, seq_len=8, repeats=1
+    )
     assert s.layernorm > 0 and s.ours > 0 and s.torch_rmsnorm > 0 and s.ours_ratio > 0
     torch.manual_seed(0)
     model = gopher.make_model(20, 16, 2, seq_len=8)

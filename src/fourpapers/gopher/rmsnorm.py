@@ -14,18 +14,31 @@ from ..training import train
 from .scaling import make_model
 
 __all__ = [
-    "RMSNorm", "rms_norm", "rms_norm_zhang", "NormTiming", "norm_benchmark",
-    "StepTiming", "step_benchmark", "use_torch_rmsnorm",
+    "RMSNorm",
+    "rms_norm",
+    "rms_norm_zhang",
+    "NormTiming",
+    "norm_benchmark",
+    "StepTiming",
+    "step_benchmark",
+    "use_torch_rmsnorm",
 ]
 
 
-def rms_norm_zhang(x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-8) -> torch.Tensor:
-    """RMSNorm with the eps convention of the paper's reference code (Zhang & Sennrich 2019, Eq. 4):
-    a_i / (RMS(a) + eps) * g_i with RMS(a) = sqrt(mean(a^2)). Plain autograd; equals :func:`rms_norm` at eps = 0."""
+def rms_norm_zhang(
+    x: torch.Tensor, weight: torch.Tensor | None = None, eps: float = 1e-8
+) -> torch.Tensor:
+    """RMSNorm with the eps convention of the paper's reference code (Zhang & Sennrich
+    2019, Eq. 4): a_i / (RMS(a) + eps) * g_i with RMS(a) = sqrt(mean(a^2)). Plain
+    autograd; equals :func:`rms_norm` at eps = 0."""
     if not isinstance(x, torch.Tensor) or x.dim() < 1:
-        raise ValueError(f"x: expected a tensor with at least one dimension, got {type(x).__name__}")
+        raise ValueError(
+            f"x: expected a tensor with at least one dimension, got {type(x).__name__}"
+        )
     if weight is not None and tuple(weight.shape) != (x.shape[-1],):
-        raise ValueError(f"weight: expected shape ({x.shape[-1]},), got {tuple(weight.shape)}")
+        raise ValueError(
+            f"weight: expected shape ({x.shape[-1]},), got {tuple(weight.shape)}"
+        )
     if not isinstance(eps, (int, float)) or eps < 0:
         raise ValueError(f"eps: expected a number >= 0, got {eps!r}")
     y = x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps)  # a / (RMS(a) + eps)
@@ -34,7 +47,8 @@ def rms_norm_zhang(x: torch.Tensor, weight: torch.Tensor | None = None, eps: flo
 
 @dataclass
 class NormTiming:
-    """Median seconds of one call on x of shape ``[rows, d]`` (``mode`` "forward" or "forward+backward")."""
+    """Median seconds of one call on x of shape ``[rows, d]`` (``mode`` "forward" or
+    "forward+backward")."""
 
     d: int
     mode: str
@@ -59,19 +73,27 @@ def _median(xs: list[float]) -> float:
     return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
-def norm_benchmark(ds: Sequence[int] = (64, 256, 1024), rows: int = 4096, repeats: int = 15,
-                   seed: int = 0) -> list[NormTiming]:
-    """Time ``nn.LayerNorm``, ``torch.nn.RMSNorm`` and our :class:`RMSNorm` side by side in one run (Zhang & Sennrich
-    2019 claim 7-64 % less running time than LayerNorm).
+def norm_benchmark(
+    ds: Sequence[int] = (64, 256, 1024),
+    rows: int = 4096,
+    repeats: int = 15,
+    seed: int = 0,
+) -> list[NormTiming]:
+    """Time ``nn.LayerNorm``, ``torch.nn.RMSNorm`` and our :class:`RMSNorm` side by side
+    in one run (Zhang & Sennrich 2019 claim 7-64 % less running time than LayerNorm).
 
-    For each ``d``: x of shape ``[rows, d]``; each repeat times the three norms back to back, in a rotating order, on
-    the forward alone and on forward + backward, so machine load hits all three alike. One timing covers enough calls
-    to touch about a million numbers (at most 16 calls; with the default rows 4 at d = 64, 1 from d = 256), which
-    steadies small sizes. Returns the medians per call, one :class:`NormTiming` per (d, mode). Runs on the calling
-    thread count (the book pins one).
+    For each ``d``: x of shape ``[rows, d]``; each repeat times the three norms back to
+    back, in a rotating order, on the forward alone and on forward + backward, so
+    machine load hits all three alike. One timing covers enough calls to touch about a
+    million numbers (at most 16 calls; with the default rows 4 at d = 64, 1 from d =
+    256), which steadies small sizes. Returns the medians per call, one
+    :class:`NormTiming` per (d, mode). Runs on the calling thread count (the book pins
+    one).
     """
     if not ds or any(not isinstance(d, int) or d < 1 for d in ds):
-        raise ValueError(f"ds: expected a non-empty list of positive feature sizes, got {ds!r}")
+        raise ValueError(
+            f"ds: expected a non-empty list of positive feature sizes, got {ds!r}"
+        )
     if not isinstance(rows, int) or rows < 1:
         raise ValueError(f"rows: expected a positive integer, got {rows!r}")
     if not isinstance(repeats, int) or repeats < 1:
@@ -81,12 +103,20 @@ def norm_benchmark(ds: Sequence[int] = (64, 256, 1024), rows: int = 4096, repeat
     for d in ds:
         x = torch.randn(rows, d, generator=g)
         grad = torch.randn(rows, d, generator=g)
-        number = min(16, max(1, 2 ** 20 // (rows * d)))
-        norms = {"layernorm": nn.LayerNorm(d), "torch_rmsnorm": nn.RMSNorm(d, eps=1e-5), "ours": RMSNorm(d, eps=1e-5)}
+        number = min(16, max(1, 2**20 // (rows * d)))
+        norms = {
+            "layernorm": nn.LayerNorm(d),
+            "torch_rmsnorm": nn.RMSNorm(d, eps=1e-5),
+            "ours": RMSNorm(d, eps=1e-5),
+        }
         names = list(norms)
-        times = {(name, mode): [] for name in names for mode in ("forward", "forward+backward")}
+        times = {
+            (name, mode): []
+            for name in names
+            for mode in ("forward", "forward+backward")
+        }
         for rep in range(repeats + 1):  # the first round warms up and is not counted
-            order = names[rep % 3:] + names[: rep % 3]
+            order = names[rep % 3 :] + names[: rep % 3]
             for name in order:
                 norm = norms[name]
                 with torch.no_grad():
@@ -108,13 +138,17 @@ def norm_benchmark(ds: Sequence[int] = (64, 256, 1024), rows: int = 4096, repeat
 
 
 def use_torch_rmsnorm(model: nn.Module) -> nn.Module:
-    """Replace every :class:`RMSNorm` in ``model`` (in place) by a ``torch.nn.RMSNorm`` with the same gain and eps.
+    """Replace every :class:`RMSNorm` in ``model`` (in place) by a ``torch.nn.RMSNorm``
+    with the same gain and eps.
 
-    The two compute the same function (the forward is bitwise equal); only the backward's implementation differs,
-    which is what :func:`step_benchmark` compares. Returns ``model``.
+    The two compute the same function (the forward is bitwise equal); only the
+    backward's implementation differs, which is what :func:`step_benchmark` compares.
+    Returns ``model``.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        raise ValueError(
+            f"model: expected a torch.nn.Module, got {type(model).__name__}"
+        )
     for name, child in list(model.named_children()):
         if isinstance(child, RMSNorm):
             ref = nn.RMSNorm(child.weight.shape[0], eps=child.eps)
@@ -128,7 +162,8 @@ def use_torch_rmsnorm(model: nn.Module) -> nn.Module:
 
 @dataclass
 class StepTiming:
-    """Median seconds of one training step (forward, backward, clipping, AdamW) of the same model with each norm."""
+    """Median seconds of one training step (forward, backward, clipping, AdamW) of the
+    same model with each norm."""
 
     d_model: int
     n_layers: int
@@ -145,27 +180,45 @@ class StepTiming:
         return self.ours / self.layernorm
 
 
-def step_benchmark(d_model: int = 96, n_layers: int = 3, vocab_size: int = 830, batch_size: int = 8,
-                   seq_len: int = 64, repeats: int = 12, seed: int = 0) -> StepTiming:
-    """Time one training step of the chapter's model (pre-norm, Transformer-XL attention, GELU; see :func:`make_model`)
-    with LayerNorm, ``torch.nn.RMSNorm`` and our :class:`RMSNorm`, interleaved in one run; medians of ``repeats``."""
-    for name, value in (("d_model", d_model), ("n_layers", n_layers), ("vocab_size", vocab_size),
-                        ("batch_size", batch_size), ("seq_len", seq_len), ("repeats", repeats)):
+def step_benchmark(
+    d_model: int = 96,
+    n_layers: int = 3,
+    vocab_size: int = 830,
+    batch_size: int = 8,
+    seq_len: int = 64,
+    repeats: int = 12,
+    seed: int = 0,
+) -> StepTiming:
+    """Time one training step of the chapter's model (pre-norm, Transformer-XL
+    attention, GELU; see :func:`make_model`) with LayerNorm, ``torch.nn.RMSNorm`` and
+    our :class:`RMSNorm`, interleaved in one run; medians of ``repeats``."""
+    for name, value in (
+        ("d_model", d_model),
+        ("n_layers", n_layers),
+        ("vocab_size", vocab_size),
+        ("batch_size", batch_size),
+        ("seq_len", seq_len),
+        ("repeats", repeats),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, vocab_size, (batch_size, seq_len), generator=g)
     y = torch.randint(0, vocab_size, (batch_size, seq_len), generator=g)
     models = {
-        "layernorm": make_model(vocab_size, d_model, n_layers, norm="layernorm", seq_len=seq_len),
-        "torch_rmsnorm": use_torch_rmsnorm(make_model(vocab_size, d_model, n_layers, seq_len=seq_len)),
+        "layernorm": make_model(
+            vocab_size, d_model, n_layers, norm="layernorm", seq_len=seq_len
+        ),
+        "torch_rmsnorm": use_torch_rmsnorm(
+            make_model(vocab_size, d_model, n_layers, seq_len=seq_len)
+        ),
         "ours": make_model(vocab_size, d_model, n_layers, seq_len=seq_len),
     }
     opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-3) for k, m in models.items()}
     names = list(models)
     times: dict[str, list[float]] = {k: [] for k in names}
     for rep in range(repeats + 2):  # two warm-up rounds
-        for name in names[rep % 3:] + names[: rep % 3]:
+        for name in names[rep % 3 :] + names[: rep % 3]:
             model, opt = models[name], opts[name]
             t0 = time.perf_counter()
             train(model, iter([(x, y)]), opt, 1, clip=1.0, progress=False)
