@@ -21,7 +21,7 @@ SECONDS = {
     "tests/ulmfit/test_tasks.py": 15,
     "tests/ulmfit/test_arms.py": 11,
     "notebooks/03_ulmfit.ipynb": 218,
-    "tests/fast_weights/test_retrieval.py": 190,
+    "tests/fast_weights/test_capacity.py": 190,
     "notebooks/01_ln_placement.ipynb": 150,
     "notebooks/04_gopher.ipynb": 102,
     "notebooks/02_fast_weights.ipynb": 100,

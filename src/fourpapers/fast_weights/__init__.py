@@ -25,6 +25,14 @@ Schmidhuber 2021. One file per part of the story:
 
 from __future__ import annotations
 
+from .capacity import (
+    RetrievalGroup,
+    RetrievalResult,
+    capacity_sweep,
+    overwrite_sweep,
+    train_retrieval,
+    train_retrieval_group,
+)
 from .delta_rule import RULES, chunked_delta_rule, closed_form_retrieval, delta_rule
 from .feature_maps import (
     FEATURE_MAPS,
@@ -42,18 +50,7 @@ from .forms import (
     fast_weight_recurrence,
     linear_attention,
 )
-from .retrieval import (
-    ATTENTIONS,
-    RetrievalGroup,
-    RetrievalModel,
-    RetrievalResult,
-    capacity_sweep,
-    overwrite_sweep,
-    retrieval_batch,
-    retrieval_loss,
-    train_retrieval,
-    train_retrieval_group,
-)
+from .retrieval import ATTENTIONS, RetrievalModel, retrieval_batch, retrieval_loss
 from .timing import (
     TimingRow,
     attention_timings,
