@@ -526,8 +526,9 @@ def test_compute_appendix_has_no_table_inside_a_code_block():
         rows = [line for line in block.splitlines() if line.lstrip().startswith("|")]
         assert not rows, f"book/compute.md: table rows inside a code block: {rows[:2]}"
     separators = re.findall(r"^\|[-| :]+\|$", text, flags=re.M)
-    assert len(separators) == 3, (
-        f"expected the notebook, attention and norm tables, found {len(separators)}"
+    assert len(separators) == 4, (
+        "expected the notebook, attention, delta-rule and norm tables, found "
+        f"{len(separators)}"
     )
 
 
