@@ -176,12 +176,12 @@ def test_page_as_a_reader_meets_it(page, site, browser, bibliography_ids):
             f"online readers"
         )
 
-    if page == "book/compute":  # the notebook, attention and norm timings
+    if page == "book/compute":  # the notebook, attention, delta-rule and norm timings
         tables = browser.execute_script(
             "return document.querySelectorAll('main table').length"
         )
-        assert tables == 3, (
-            f"{page}: {tables} tables rendered, expected 3 (raw pipes in a text block?)"
+        assert tables == 4, (
+            f"{page}: {tables} tables rendered, expected 4 (raw pipes in a text block?)"
         )
 
     math = _math_report(browser)
