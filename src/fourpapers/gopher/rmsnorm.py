@@ -45,16 +45,8 @@ def rms_norm_zhang(
     return y * weight if weight is not None else y
 
 
-@dataclass
-class NormTiming:
-    """Median seconds of one call on x of shape ``[rows, d]`` (``mode`` "forward" or
-    "forward+backward")."""
-
-    d: int
-    mode: str
-    layernorm: float
-    torch_rmsnorm: float
-    ours: float
+class _VsLayerNorm:
+    """The two ratios of a timing with ``layernorm``, ``torch_rmsnorm`` and ``ours``."""
 
     @property
     def torch_ratio(self) -> float:
@@ -65,6 +57,18 @@ class NormTiming:
     def ours_ratio(self) -> float:
         """time(our RMSNorm) / time(nn.LayerNorm)."""
         return self.ours / self.layernorm
+
+
+@dataclass
+class NormTiming(_VsLayerNorm):
+    """Median seconds of one call on x of shape ``[rows, d]`` (``mode`` "forward" or
+    "forward+backward")."""
+
+    d: int
+    mode: str
+    layernorm: float
+    torch_rmsnorm: float
+    ours: float
 
 
 def _median(xs: list[float]) -> float:
@@ -161,7 +165,7 @@ def use_torch_rmsnorm(model: nn.Module) -> nn.Module:
 
 
 @dataclass
-class StepTiming:
+class StepTiming(_VsLayerNorm):
     """Median seconds of one training step (forward, backward, clipping, AdamW) of the
     same model with each norm."""
 
@@ -170,14 +174,6 @@ class StepTiming:
     layernorm: float
     torch_rmsnorm: float
     ours: float
-
-    @property
-    def torch_ratio(self) -> float:
-        return self.torch_rmsnorm / self.layernorm
-
-    @property
-    def ours_ratio(self) -> float:
-        return self.ours / self.layernorm
 
 
 def step_benchmark(

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from .._checks import positive_int
 from ..data import pydoc_corpus, random_windows
 from ..models import NORM_POSITIONS, Block, TransformerLM
-from ..training import lm_loss, progress_bar, reproducible, resolve_device
-from ._common import D_FF, D_MODEL, N_HEADS, _char_data, _check_position, _check_seed
+from ..training import lm_loss, progress_bar, resolve_device
+from ._common import _char_data, _check_position, _check_seed, _seeded_model
 
 # Lemma 2's input: x_0 = token embedding + position embedding, each N(0, 1/2) per
 # coordinate, so x_0 ~ N(0, 1). (emb_std=1.0 draws both from N(0, 1) and so gives an
@@ -204,17 +204,8 @@ def init_stats(
     tokens = init_tokens(seed, batch_size, seq_len, text)
     vocab_size, _ = _char_data(pydoc_corpus() if text is None else text)
     dev = resolve_device(device)
-    reproducible(seed)
-    model = TransformerLM(
-        vocab_size,
-        D_MODEL,
-        N_HEADS,
-        D_FF,
-        n_layers,
-        max_len=seq_len,
-        norm_position=norm_position,
-        norm=norm,
-        emb_std=emb_std,
+    model = _seeded_model(
+        vocab_size, n_layers, seq_len, norm_position, norm, seed, emb_std
     ).to(dev)
     grads, states = _grads_and_states(model, tokens.to(dev))
     return InitStats(norm_position, grads, _cosines(states))

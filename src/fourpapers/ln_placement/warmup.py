@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 
-from .._checks import positive_int
+from .._checks import positive, positive_int
 from ..data import batches, pydoc_corpus, unigram_entropy
-from ..models import TransformerLM
-from ..training import reproducible, resolve_device, train, warmup_schedule
+from ..training import resolve_device, train, warmup_schedule
 from ._common import (
     _NAMES,
-    D_FF,
-    D_MODEL,
-    N_HEADS,
     _char_data,
     _check_position,
     _check_seed,
+    _seeded_model,
 )
 
 # Xiong et al. Fig. 2 in miniature: the runs the chapter and its claims compare, as
@@ -79,20 +75,9 @@ def warmup_run(
     positive_int("n_layers", n_layers)
     positive_int("steps", steps)
     positive_int("tail", tail)
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr: expected a positive learning rate, got {lr!r}")
+    positive("lr", lr)
     vocab_size, ids = _char_data(pydoc_corpus() if text is None else text)
-    reproducible(seed)
-    model = TransformerLM(
-        vocab_size,
-        D_MODEL,
-        N_HEADS,
-        D_FF,
-        n_layers,
-        max_len=seq_len,
-        norm_position=norm_position,
-        norm=norm,
-    )
+    model = _seeded_model(vocab_size, n_layers, seq_len, norm_position, norm, seed)
     dev = resolve_device(device)
     # fused: the same Adam update in one kernel per step (5x cheaper than the per-tensor
     # loop for 150 small tensors)
